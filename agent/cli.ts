@@ -1,0 +1,47 @@
+// The `ledagent` command. Each area registers its subcommands from agent/cli/<area>.ts.
+import { Command, CommanderError } from "commander";
+import { fail } from "./cli/common.js";
+import { registerControllerCommands } from "./cli/controller.js";
+import { registerCreativesCommands } from "./cli/creatives.js";
+import { registerDemoCommand } from "./cli/demo.js";
+import { registerInitCommands } from "./cli/init.js";
+import { registerProofsCommands } from "./cli/proofs.js";
+import { registerScheduleCommands } from "./cli/schedule.js";
+import { VERSION } from "./version.js";
+
+export function buildProgram(): Command {
+  const program = new Command("ledagent")
+    .description("Player agent for an outdoor LED screen: plays what was sold, and proves it.")
+    .version(VERSION)
+    .option("--config <file>", "config file (default: $LEDAGENT_CONFIG, else /etc/ledagent/config.yaml)")
+    .showHelpAfterError()
+    .exitOverride();
+  registerInitCommands(program);
+  registerProofsCommands(program);
+  registerControllerCommands(program);
+  registerCreativesCommands(program);
+  registerScheduleCommands(program);
+  registerDemoCommand(program);
+  // Subcommands inherit exitOverride only when added after it; apply it to all of them.
+  const applyOverride = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.commands.forEach(applyOverride);
+  };
+  applyOverride(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; everything else commander rejects is bad usage.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    }
+    fail(err);
+  }
+}
+
+await main();

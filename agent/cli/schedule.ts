@@ -1,0 +1,5 @@
+import type { Command } from "commander";
+
+export function registerScheduleCommands(_program: Command): void {
+  // filled in by the schedule work
+}

@@ -1,0 +1,232 @@
+// The agent's config (spec/cli.md): a YAML file, overridden key by key by LEDAGENT_* variables,
+// validated by one zod schema from which the TypeScript types come.
+import { readFileSync } from "node:fs";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { z } from "zod";
+
+const hexColour = /^#[0-9a-fA-F]{6}$/;
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const controllerPort = z
+  .string()
+  .regex(/^(serial:\/\/\/.+|tcp:\/\/[^/:]+:\d{1,5}\/?)$/, "a serial:///dev/… or tcp://host:port URL");
+
+export const configSchema = z
+  .object({
+    screenId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "1–64 letters, digits, '.', '_' or '-'"),
+    dataDir: z.string().min(1).default("/var/lib/ledagent"),
+    runDir: z.string().min(1).default("/run/ledagent"),
+    timezone: z.string().refine(isTimeZone, "an IANA time zone such as Asia/Shanghai").default("UTC"),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+    panel: z
+      .object({
+        width: z.number().int().min(8).max(16384),
+        height: z.number().int().min(8).max(16384),
+        fps: z.number().int().min(1).max(120).default(30),
+        fit: z.enum(["contain", "cover", "stretch"]).default("contain"),
+        background: z.string().regex(hexColour, "a colour as #rrggbb").default("#000000"),
+      })
+      .strict(),
+    mqtt: z
+      .object({
+        url: z.string().regex(/^(mqtts?|wss?):\/\/.+/, "an mqtt://, mqtts://, ws:// or wss:// URL"),
+        username: z.string().optional(),
+        passwordFile: z.string().optional(),
+        ca: z.string().optional(),
+        cert: z.string().optional(),
+        key: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    opsPublicKey: z.string().optional(),
+    controller: z
+      .object({
+        driver: z.enum(["novastar", "none"]).default("none"),
+        port: controllerPort.optional(),
+        pollIntervalS: z.number().min(1).max(3600).default(10),
+        timeoutMs: z.number().int().min(50).max(60_000).default(1000),
+      })
+      .strict()
+      .refine((c) => c.driver === "none" || c.port !== undefined, {
+        message: "a port (serial:///dev/ttyUSB0?baud=115200 or tcp://host:5200) when a driver is set",
+        path: ["port"],
+      })
+      .default({ driver: "none", pollIntervalS: 10, timeoutMs: 1000 }),
+    player: z
+      .object({
+        backend: z.enum(["mpv"]).default("mpv"),
+        output: z.object({ x: z.number().int(), y: z.number().int() }).strict().default({ x: 0, y: 0 }),
+        headless: z.boolean().default(false),
+      })
+      .strict()
+      .default({ backend: "mpv", output: { x: 0, y: 0 }, headless: false }),
+    creatives: z
+      .object({
+        maxBytes: z.number().int().min(1).default(2 * 1024 ** 3),
+        fetchTimeoutS: z.number().min(1).default(1800),
+        durationToleranceMs: z.number().int().min(0).default(1000),
+        audio: z.boolean().default(false),
+      })
+      .strict()
+      .default({ maxBytes: 2 * 1024 ** 3, fetchTimeoutS: 1800, durationToleranceMs: 1000, audio: false }),
+    telemetryIntervalS: z.number().int().min(5).max(86_400).default(60),
+    checkpointIntervalS: z.number().int().min(60).max(86_400).default(3600),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+export const DEFAULT_CONFIG_PATH = "/etc/ledagent/config.yaml";
+
+/** A config that cannot be used; the message names the key, the value and what is expected. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly problems: string[] = [message],
+  ) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** `--config F`, else $LEDAGENT_CONFIG, else /etc/ledagent/config.yaml. */
+export function configPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return explicit ?? env.LEDAGENT_CONFIG ?? DEFAULT_CONFIG_PATH;
+}
+
+/** `panel.width` → `LEDAGENT_PANEL_WIDTH`; `telemetryIntervalS` → `LEDAGENT_TELEMETRY_INTERVAL_S`. */
+export function envName(path: string[]): string {
+  const words = path.flatMap((part) => part.replace(/([a-z0-9])([A-Z])/g, "$1_$2").split("_"));
+  return ["LEDAGENT", ...words].join("_").toUpperCase();
+}
+
+type Leaf = { path: string[]; kind: "string" | "number" | "boolean" };
+
+// Walks the schema for its leaves: the keys an environment variable can set.
+function leaves(schema: z.ZodType, path: string[] = []): Leaf[] {
+  const def = (schema as unknown as { def: { type: string; innerType?: z.ZodType; in?: z.ZodType; shape?: Record<string, z.ZodType> } }).def;
+  switch (def.type) {
+    case "optional":
+    case "default":
+    case "nullable":
+      return leaves(def.innerType as z.ZodType, path);
+    case "pipe":
+      return leaves(def.in as z.ZodType, path);
+    case "object":
+      return Object.entries(def.shape ?? {}).flatMap(([k, v]) => leaves(v, [...path, k]));
+    case "number":
+      return [{ path, kind: "number" }];
+    case "boolean":
+      return [{ path, kind: "boolean" }];
+    default:
+      return [{ path, kind: "string" }];
+  }
+}
+
+const configLeaves = leaves(configSchema);
+const NOT_KEYS = new Set(["LEDAGENT_CONFIG"]);
+
+function envValue(leaf: Leaf, name: string, raw: string): unknown {
+  if (leaf.kind === "number") {
+    const n = Number(raw);
+    if (raw.trim() === "" || !Number.isFinite(n)) {
+      throw new ConfigError(`${name}=${JSON.stringify(raw)}: expected a number for ${leaf.path.join(".")}`);
+    }
+    return n;
+  }
+  if (leaf.kind === "boolean") {
+    if (/^(true|1|yes|on)$/i.test(raw)) return true;
+    if (/^(false|0|no|off)$/i.test(raw)) return false;
+    throw new ConfigError(`${name}=${JSON.stringify(raw)}: expected true or false for ${leaf.path.join(".")}`);
+  }
+  return raw;
+}
+
+/** Applies LEDAGENT_* overrides to a parsed (not yet validated) config object. */
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out = structuredClone(raw);
+  const known = new Map(configLeaves.map((l) => [envName(l.path), l]));
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("LEDAGENT_") || NOT_KEYS.has(name) || value === undefined) continue;
+    const leaf = known.get(name);
+    if (!leaf) {
+      throw new ConfigError(`${name}: not a config key (known: ${[...known.keys()].join(", ")})`);
+    }
+    let node: Record<string, unknown> = out;
+    for (const key of leaf.path.slice(0, -1)) {
+      const next = node[key];
+      if (next === undefined || next === null) node[key] = {};
+      else if (typeof next !== "object" || Array.isArray(next)) {
+        throw new ConfigError(`${leaf.path.slice(0, -1).join(".")}: expected a mapping (to apply ${name})`);
+      }
+      node = node[key] as Record<string, unknown>;
+    }
+    node[leaf.path[leaf.path.length - 1]] = envValue(leaf, name, value);
+  }
+  return out;
+}
+
+function valueAt(obj: unknown, path: PropertyKey[]): unknown {
+  let node = obj;
+  for (const key of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const key = issue.path.map(String).join(".") || "(top level)";
+  if (issue.code === "unrecognized_keys") {
+    const where = issue.path.length ? `${key}.` : "";
+    return issue.keys.map((k) => `${where}${k}: unknown key`).join("; ");
+  }
+  const value = valueAt(input, issue.path);
+  const shown = value === undefined ? "missing" : JSON.stringify(value);
+  return `${key}: ${shown}: expected ${issue.message.replace(/^Invalid input: expected /, "")}`;
+}
+
+/** Validates a raw config object (YAML already parsed, overrides already applied). */
+export function validateConfig(raw: unknown): Config {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => describeIssue(i, raw));
+  throw new ConfigError(`bad config: ${problems.join("; ")}`, problems);
+}
+
+/** Parses YAML text, applies the environment's overrides, validates. */
+export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, source = "config"): Config {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : "";
+    throw new ConfigError(`${source}: not valid YAML${where}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  if (typeof raw !== "object" || Array.isArray(raw) || raw === null) {
+    throw new ConfigError(`${source}: expected a mapping of keys at the top level, got ${JSON.stringify(raw)}`);
+  }
+  return validateConfig(applyEnvOverrides(raw as Record<string, unknown>, env));
+}
+
+/** Reads and validates the config file at `path`. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file (create one with `ledagent init`)" : (err as Error).message;
+    throw new ConfigError(`config ${path}: ${why}`);
+  }
+  return parseConfig(text, env, path);
+}

@@ -1,0 +1,94 @@
+// Ed25519 keys and signatures over canonical JSON, with node:crypto. Key objects are loaded once
+// and kept; the private key file is created 0600 and its contents never leave this module.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { canonicalBytes } from "./canonical.js";
+
+export class KeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyError";
+  }
+}
+
+export interface KeyPair {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+export function publicKeyPem(key: KeyObject): string {
+  const pub = key.type === "private" ? createPublicKey(key) : key;
+  return pub.export({ type: "spki", format: "pem" }).toString();
+}
+
+/** Creates a key pair and writes the private key (PKCS#8 PEM, 0600) and the public key (SPKI PEM). */
+export function createKeyFiles(privatePath: string, publicPath: string, opts: { force?: boolean } = {}): KeyPair {
+  if (existsSync(privatePath) && !opts.force) {
+    throw new KeyError(`a device key already exists at ${privatePath}; replacing it orphans every proof it signed (use --force to replace it anyway)`);
+  }
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  mkdirSync(dirname(privatePath), { recursive: true, mode: 0o700 });
+  const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+  writeFileSync(privatePath, pem, { mode: 0o600 });
+  chmodSync(privatePath, 0o600); // an existing file keeps its old mode on overwrite
+  mkdirSync(dirname(publicPath), { recursive: true });
+  writeFileSync(publicPath, publicKeyPem(publicKey), { mode: 0o644 });
+  return { privateKey, publicKey };
+}
+
+export function loadPrivateKey(path: string): KeyPair {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new KeyError(code === "ENOENT" ? `no device key at ${path} (create it with \`ledagent keys init\`)` : `cannot read device key ${path}: ${code ?? (err as Error).message}`);
+  }
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new KeyError(`device key ${path} is readable by others (mode ${mode.toString(8)}); run chmod 600 on it`);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(pem);
+  } catch {
+    throw new KeyError(`device key ${path} is not a readable private key`);
+  }
+  if (privateKey.asymmetricKeyType !== "ed25519") throw new KeyError(`device key ${path} is ${privateKey.asymmetricKeyType}, expected ed25519`);
+  return { privateKey, publicKey: createPublicKey(privateKey) };
+}
+
+export function parsePublicKey(pem: string | Buffer, source = "public key"): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    throw new KeyError(`${source} is not a PEM public key`);
+  }
+  if (key.asymmetricKeyType !== "ed25519") throw new KeyError(`${source} is ${key.asymmetricKeyType}, expected ed25519`);
+  return key;
+}
+
+export function loadPublicKey(path: string): KeyObject {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    throw new KeyError(`cannot read public key ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parsePublicKey(pem, path);
+}
+
+/** base64 Ed25519 signature over canonical(value). */
+export function signCanonical(value: unknown, privateKey: KeyObject): string {
+  return sign(null, canonicalBytes(value), privateKey).toString("base64");
+}
+
+const BASE64 = /^[A-Za-z0-9+/]{86}==$/;
+
+/** True when `sig` (base64, padded) is a valid Ed25519 signature over canonical(value). */
+export function verifyCanonical(value: unknown, sig: unknown, publicKey: KeyObject): boolean {
+  if (typeof sig !== "string" || !BASE64.test(sig)) return false;
+  return verify(null, canonicalBytes(value), publicKey, Buffer.from(sig, "base64"));
+}

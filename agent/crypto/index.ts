@@ -1,0 +1,12 @@
+export { canonicalBytes, canonicalSha256, canonicalString, CanonicalError } from "./canonical.js";
+export {
+  createKeyFiles,
+  KeyError,
+  loadPrivateKey,
+  loadPublicKey,
+  parsePublicKey,
+  publicKeyPem,
+  signCanonical,
+  verifyCanonical,
+  type KeyPair,
+} from "./ed25519.js";

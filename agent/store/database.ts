@@ -1,0 +1,80 @@
+// SQLite as every part of the agent opens it: WAL, synchronous=FULL on every open (a reopened
+// WAL database otherwise falls back to NORMAL in better-sqlite3's build), a busy timeout, an
+// integrity check, and numbered migrations kept per part so parts never edit each other's lists.
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+export type Db = Database.Database;
+
+export interface Migration {
+  /** 1, 2, 3 … in order; never renumbered once released. */
+  version: number;
+  /** What it does, for the log and for `schema_migrations`. */
+  name: string;
+  sql: string;
+}
+
+export class StoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreError";
+  }
+}
+
+export interface OpenOptions {
+  readonly?: boolean;
+  busyTimeoutMs?: number;
+  /** Skip `quick_check` (only for throwaway databases in benchmarks). */
+  skipCheck?: boolean;
+}
+
+export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  if (!opts.readonly && path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (err) {
+    throw new StoreError(`cannot open database ${path}: ${(err as Error).message}`);
+  }
+  try {
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+    if (!opts.readonly) db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.pragma("foreign_keys = ON");
+    if (!opts.skipCheck) {
+      const rows = db.pragma("quick_check") as { quick_check: string }[];
+      const bad = rows.map((r) => r.quick_check).filter((r) => r !== "ok");
+      if (bad.length > 0) throw new StoreError(`database ${path} failed its integrity check: ${bad.slice(0, 3).join("; ")}`);
+    }
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`cannot use database ${path}: ${(err as Error).message}`);
+  }
+  return db;
+}
+
+/** Applies `part`'s migrations above its recorded version, each in its own transaction. */
+export function migrate(db: Db, part: string, migrations: readonly Migration[]): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    part TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,
+    PRIMARY KEY (part, version))`);
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  sorted.forEach((m, i) => {
+    if (m.version !== i + 1) throw new StoreError(`${part} migrations must be numbered 1, 2, 3 …; found ${m.version} at position ${i + 1}`);
+  });
+  const row = db.prepare("SELECT MAX(version) AS v FROM schema_migrations WHERE part = ?").get(part) as { v: number | null };
+  const current = row.v ?? 0;
+  if (current > sorted.length) {
+    throw new StoreError(`${part} schema is at version ${current}, newer than this agent knows (${sorted.length}); refusing to run an older agent on it`);
+  }
+  const record = db.prepare("INSERT INTO schema_migrations (part, version, name, applied_at) VALUES (?, ?, ?, ?)");
+  for (const m of sorted.slice(current)) {
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(part, m.version, m.name, new Date().toISOString());
+    })();
+  }
+  return sorted.length;
+}

@@ -1,0 +1,1 @@
+export { openDatabase, migrate, StoreError, type Db, type Migration, type OpenOptions } from "./database.js";
