@@ -192,7 +192,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   }
   const value = valueAt(input, issue.path);
   const shown = value === undefined ? "missing" : JSON.stringify(value);
-  return `${key}: ${shown}: expected ${issue.message.replace(/^Invalid input: expected /, "")}`;
+  const expected = issue.message.replace(/^Invalid (input|option): expected /, "").replace(/^Too (small|big): expected \w+ to be /, "");
+  return `${key}: ${shown}: expected ${expected}`;
 }
 
 /** Validates a raw config object (YAML already parsed, overrides already applied). */

@@ -12,6 +12,8 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const quiet = process.argv.includes("--quiet");
+// --build-only: just step 3 (the test runner's global setup uses it).
+const buildOnly = process.argv.includes("--build-only");
 
 function say(line) {
   if (!quiet) console.error(`setup: ${line}`);
@@ -33,9 +35,10 @@ function onPath(bin) {
 }
 
 // 1. System packages: binary → Debian package.
-const needed = { ffmpeg: "ffmpeg", ffprobe: "ffmpeg", mpv: "mpv", mosquitto: "mosquitto", socat: "socat" };
-const missing = [...new Set(Object.entries(needed).filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg))];
-if (missing.length > 0) {
+function installSystemPackages() {
+  const needed = { ffmpeg: "ffmpeg", ffprobe: "ffmpeg", mpv: "mpv", mosquitto: "mosquitto", socat: "socat" };
+  const missing = [...new Set(Object.entries(needed).filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg))];
+  if (missing.length === 0) return;
   if (process.getuid?.() === 0 && onPath("apt-get")) {
     say(`installing Debian packages: ${missing.join(" ")}`);
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
@@ -50,13 +53,19 @@ if (missing.length > 0) {
 }
 
 // 2. Dependencies, keyed on the lock file's hash.
-const lock = join(root, "package-lock.json");
-const stamp = join(root, "node_modules", ".ledagent-lock-sha256");
-const lockHash = createHash("sha256").update(readFileSync(lock)).digest("hex");
-if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lockHash) {
+function installDependencies() {
+  const lock = join(root, "package-lock.json");
+  const stamp = join(root, "node_modules", ".ledagent-lock-sha256");
+  const lockHash = createHash("sha256").update(readFileSync(lock)).digest("hex");
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === lockHash) return;
   say("installing npm dependencies (npm ci)");
   run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"]);
   writeFileSync(stamp, lockHash);
+}
+
+if (!buildOnly) {
+  installSystemPackages();
+  installDependencies();
 }
 
 // 3. Build when any source is newer than the last build.

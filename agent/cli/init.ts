@@ -1,3 +1,155 @@
+// `ledagent init`, `keys init|show`, `note`: setting a device up and the technician's log.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
+import { configPath, parseConfig } from "../config.js";
+import { createKeyFiles, KeyError, loadPrivateKey, publicKeyPem } from "../crypto/index.js";
+import { agentPaths } from "../paths.js";
+import { openLedger } from "../proofs/index.js";
+import { action, cliConfig, CliError, globalOptions } from "./common.js";
 
-export function registerInitCommands(_program: Command): void {}
+interface InitOptions {
+  screen: string;
+  dataDir: string;
+  runDir: string;
+  timezone: string;
+  panel: string;
+  fps: string;
+  fit: string;
+  mqttUrl?: string;
+  opsPublicKey?: string;
+  controller: string;
+  headless?: boolean;
+  force?: boolean;
+}
+
+function configText(o: InitOptions, width: number, height: number): string {
+  const driver = o.controller === "none" ? "none" : "novastar";
+  const q = (s: string): string => JSON.stringify(s);
+  return `# ledagent config (spec: docs/ and \`ledagent --help\`). Every key can be overridden by an
+# environment variable: LEDAGENT_ + the key path in upper case, e.g. LEDAGENT_PANEL_WIDTH.
+screenId: ${q(o.screen)}
+dataDir: ${q(o.dataDir)}            # ledger, creatives cache, keys, last schedule
+runDir: ${q(o.runDir)}              # control socket
+timezone: ${q(o.timezone)}          # default for reports; the schedule's own timezone rules plans
+logLevel: info
+
+# The LED panel's exact pixel size: every creative is fitted to it.
+panel:
+  width: ${width}
+  height: ${height}
+  fps: ${Number(o.fps)}
+  fit: ${o.fit}                     # contain (pad with background) | cover (crop) | stretch
+  background: "#000000"
+
+${o.mqttUrl ? "" : "# "}mqtt:
+${o.mqttUrl ? "" : "# "}  url: ${q(o.mqttUrl ?? "mqtts://broker.example:8883")}
+#   username: …
+#   passwordFile: /etc/ledagent/mqtt.password
+#   ca: /etc/ledagent/ca.pem
+#   cert: /etc/ledagent/client.pem
+#   key: /etc/ledagent/client.key
+${o.opsPublicKey ? "" : "# "}opsPublicKey: ${q(o.opsPublicKey ?? "/etc/ledagent/ops.pub.pem")}   # verifies schedules and commands
+
+controller:
+  driver: ${driver}                 # novastar | none
+${driver === "none" ? "  # port: serial:///dev/ttyUSB0?baud=115200   # or tcp://192.168.0.10:5200" : `  port: ${q(o.controller)}`}
+  pollIntervalS: 10
+  timeoutMs: 1000
+
+player:
+  backend: mpv
+  output: { x: 0, y: 0 }            # where the sending card captures on the HDMI desktop
+  headless: ${o.headless ? "true" : "false"}                   # true: --vo=null (tests, servers without a display)
+
+telemetryIntervalS: 60
+`;
+}
+
+function writeAtomically(path: string, text: string, mode: number): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, path);
+}
+
+function runInit(o: InitOptions, cmd: Command): void {
+  const file = resolve(configPath(globalOptions(cmd).config));
+  const panel = /^(\d+)x(\d+)$/.exec(o.panel);
+  if (!panel) throw new CliError(`--panel: ${JSON.stringify(o.panel)} is not WIDTHxHEIGHT, e.g. 768x384`, 2);
+  const text = configText({ ...o, dataDir: resolve(o.dataDir), runDir: resolve(o.runDir) }, Number(panel[1]), Number(panel[2]));
+  const config = parseConfig(text, {}, file); // what we write must load, and be checked now
+  if (existsSync(file) && !o.force) throw new CliError(`${file} already exists; use --force to replace it`);
+  const paths = agentPaths(config);
+  if (existsSync(paths.deviceKey) && !o.force) {
+    throw new CliError(`a device key already exists at ${paths.deviceKey}; replacing it orphans every proof it signed (use --force to replace it anyway)`);
+  }
+  createKeyFiles(paths.deviceKey, paths.devicePublicKey, { force: o.force });
+  writeAtomically(file, text, 0o640);
+  process.stdout.write(`config: ${file}\ndevice public key: ${paths.devicePublicKey}\n\n${readFileSync(paths.devicePublicKey, "utf8")}`);
+}
+
+export function registerInitCommands(program: Command): void {
+  program
+    .command("init")
+    .description("write a config and create the device key (never overwrites without --force)")
+    .requiredOption("--screen <id>", "this screen's id, as ops know it")
+    .option("--data-dir <dir>", "ledger, creatives cache, keys", "/var/lib/ledagent")
+    .option("--run-dir <dir>", "control socket", "/run/ledagent")
+    .option("--timezone <tz>", "IANA time zone for reports", "UTC")
+    .option("--panel <WxH>", "the panel's exact pixel size", "768x384")
+    .option("--fps <n>", "panel frame rate", "30")
+    .option("--fit <mode>", "contain | cover | stretch", "contain")
+    .option("--mqtt-url <url>", "broker URL, e.g. mqtts://broker:8883")
+    .option("--ops-public-key <file>", "PEM public key that signs schedules and commands")
+    .option("--controller <url|none>", "serial:///dev/ttyUSB0?baud=115200, tcp://host:5200 or none", "none")
+    .option("--headless", "play without a display (tests, servers)")
+    .option("--force", "replace an existing config and device key")
+    .action(action((o: InitOptions, cmd: Command) => runInit(o, cmd)));
+
+  const keys = program.command("keys").description("the device key that signs every proof");
+  keys
+    .command("init")
+    .description("create the device key pair (0600 private key under the data directory)")
+    .option("--force", "replace an existing key (every proof it signed is then orphaned)")
+    .action(
+      action((o: { force?: boolean }, cmd: Command) => {
+        const paths = agentPaths(cliConfig(cmd));
+        createKeyFiles(paths.deviceKey, paths.devicePublicKey, { force: o.force });
+        process.stdout.write(`device key created: ${paths.deviceKey}\n`);
+      }),
+    );
+  keys
+    .command("show")
+    .description("print the device public key (PEM, SubjectPublicKeyInfo)")
+    .action(
+      action((_o: unknown, cmd: Command) => {
+        const paths = agentPaths(cliConfig(cmd));
+        try {
+          process.stdout.write(publicKeyPem(loadPrivateKey(paths.deviceKey).publicKey));
+        } catch (err) {
+          if (err instanceof KeyError) throw new CliError(err.message);
+          throw err;
+        }
+      }),
+    );
+
+  program
+    .command("note")
+    .description("append a technician.note event to the ledger (exits 0 once it is committed)")
+    .argument("<text...>", "what was done on site, and why")
+    .option("--by <name>", "who did it")
+    .action(
+      action((words: string[], o: { by?: string }, cmd: Command) => {
+        const text = words.join(" ").trim();
+        if (!text) throw new CliError("note: the text is empty", 2);
+        const { ledger, close } = openLedger(cliConfig(cmd));
+        try {
+          const entry = ledger.event("technician.note", { text, ...(o.by ? { by: o.by } : {}) });
+          process.stdout.write(`noted as seq ${entry.seq}\n`);
+        } finally {
+          close();
+        }
+      }),
+    );
+}

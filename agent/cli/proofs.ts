@@ -1,3 +1,181 @@
+// `ledagent proofs export | verify | head | at`: the ledger for customers, auditors and technicians.
+import { createWriteStream, readFileSync, renameSync, rmSync } from "node:fs";
+import { finished } from "node:stream/promises";
+import type { Writable } from "node:stream";
 import type { Command } from "commander";
+import { DateTime } from "luxon";
+import { KeyError, loadPublicKey } from "../crypto/index.js";
+import {
+  exportCsv,
+  exportJsonl,
+  openLedger,
+  openLedgerReader,
+  verifyFile,
+  type Entry,
+  type ExportFilter,
+} from "../proofs/index.js";
+import { action, cliConfig, CliError } from "./common.js";
 
-export function registerProofsCommands(_program: Command): void {}
+/** "now", an RFC 3339 time, or a local date/time read in `timezone`, as a UTC ISO string. */
+export function parseTime(option: string, raw: string, timezone: string): string {
+  if (raw === "now") return new Date().toISOString();
+  const t = DateTime.fromISO(raw, { zone: timezone, setZone: false });
+  if (!t.isValid) throw new CliError(`${option}: ${JSON.stringify(raw)} is not a time (use e.g. 2026-12-01T08:00:00+08:00 or 2026-12-01)`, 2);
+  return t.toUTC().toISO() as string;
+}
+
+async function withOutput(out: string | undefined, fn: (stream: Writable) => Promise<void>): Promise<void> {
+  if (!out || out === "-") {
+    await fn(process.stdout);
+    return;
+  }
+  // Write beside the target, then rename: a reader never sees half an export.
+  const tmp = `${out}.partial-${process.pid}`;
+  const stream = createWriteStream(tmp, { mode: 0o640 });
+  try {
+    await fn(stream);
+    stream.end();
+    await finished(stream);
+    renameSync(tmp, out);
+  } catch (err) {
+    stream.destroy();
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+interface ExportOptions {
+  customer?: string;
+  campaign?: string;
+  from?: string;
+  to?: string;
+  format: string;
+  out?: string;
+}
+
+function describeEntry(e: Entry): string {
+  if (e.kind === "play") {
+    const p = e.play;
+    return `seq ${e.seq}: ${p.customer}/${p.campaign} creative ${p.creative} ${p.startedAt} → ${p.endedAt} (${p.status}${p.makeGood ? ", make-good" : ""}, screen ${p.screenState.verified ? "verified" : "not verified"})`;
+  }
+  const { type, ...detail } = e.event;
+  return `seq ${e.seq}: ${type} at ${e.at} ${JSON.stringify(detail)}`;
+}
+
+export function registerProofsCommands(program: Command): void {
+  const proofs = program.command("proofs").description("the signed, hash-chained proof-of-play ledger");
+
+  proofs
+    .command("export")
+    .description("write the ledger as JSON Lines (verifiable) or CSV play detail")
+    .option("--customer <id>", "only this customer's entries (others appear as { seq, hash } stubs)")
+    .option("--campaign <id>", "only this campaign's entries")
+    .option("--from <time>", "from this time (plays by start), inclusive")
+    .option("--to <time>", "to this time, exclusive")
+    .option("--format <fmt>", "jsonl | csv", "jsonl")
+    .option("--out <file>", "write here instead of stdout")
+    .action(
+      action(async (o: ExportOptions, cmd: Command) => {
+        if (o.format !== "jsonl" && o.format !== "csv") throw new CliError(`--format: ${JSON.stringify(o.format)} is not jsonl or csv`, 2);
+        const config = cliConfig(cmd);
+        const filter: ExportFilter = {
+          customer: o.customer,
+          campaign: o.campaign,
+          from: o.from === undefined ? undefined : parseTime("--from", o.from, config.timezone),
+          to: o.to === undefined ? undefined : parseTime("--to", o.to, config.timezone),
+        };
+        const { reader, close } = openLedgerReader(config);
+        try {
+          await withOutput(o.out, async (stream) => {
+            const r = o.format === "csv" ? await exportCsv(reader, filter, config.timezone, stream) : await exportJsonl(reader, filter, stream);
+            if (o.out) process.stderr.write(`exported ${r.entries} entries${r.stubs ? ` and ${r.stubs} stubs` : ""} to ${o.out}\n`);
+          });
+        } finally {
+          close();
+        }
+      }),
+    );
+
+  proofs
+    .command("verify")
+    .description("verify an export with the device's public key; exit 1 naming the first bad seq")
+    .requiredOption("--key <pem>", "the device's public key (PEM)")
+    .option("--head <file>", "a signed head checkpoint (JSON): detects truncation")
+    .argument("[file]", "the export, or - for stdin", "-")
+    .action(
+      action(async (file: string, o: { key: string; head?: string }) => {
+        let publicKey;
+        try {
+          publicKey = loadPublicKey(o.key);
+        } catch (err) {
+          if (err instanceof KeyError) throw new CliError(err.message);
+          throw err;
+        }
+        let head: unknown;
+        if (o.head) {
+          try {
+            head = JSON.parse(readFileSync(o.head, "utf8"));
+          } catch (err) {
+            throw new CliError(`--head ${o.head}: ${(err as Error).message}`);
+          }
+        }
+        let result;
+        try {
+          result = await verifyFile(file, { publicKey, head });
+        } catch (err) {
+          throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        if (!result.ok) throw new CliError(result.message);
+        process.stdout.write(`${result.summary}\n`);
+      }),
+    );
+
+  proofs
+    .command("head")
+    .description("sign and print a head checkpoint of the ledger as it stands")
+    .option("--out <file>", "write it here instead of stdout")
+    .action(
+      action(async (o: { out?: string }, cmd: Command) => {
+        const { ledger, close } = openLedger(cliConfig(cmd));
+        try {
+          const cp = ledger.checkpoint();
+          await withOutput(o.out, async (s) => {
+            s.write(JSON.stringify(cp) + "\n");
+          });
+        } finally {
+          close();
+        }
+      }),
+    );
+
+  proofs
+    .command("at")
+    .description("what was on the screen at that instant (the play, or the last event before it)")
+    .argument("<time>", "RFC 3339, or a local time in the configured timezone")
+    .option("--json", "print the entry as JSON")
+    .action(
+      action((raw: string, o: { json?: boolean }, cmd: Command) => {
+        const config = cliConfig(cmd);
+        const at = parseTime("time", raw, config.timezone);
+        const { reader, close } = openLedgerReader(config);
+        try {
+          const row = reader.db
+            .prepare("SELECT body FROM ledger_entries WHERE kind = 'play' AND t <= ? ORDER BY t DESC, seq DESC LIMIT 1")
+            .get(at) as { body: string } | undefined;
+          const play = row ? (JSON.parse(row.body) as Entry) : undefined;
+          let found: Entry | undefined = play?.kind === "play" && play.play.endedAt > at ? play : undefined;
+          if (!found) {
+            const ev = reader.db
+              .prepare("SELECT body FROM ledger_entries WHERE kind = 'event' AND at <= ? ORDER BY seq DESC LIMIT 1")
+              .get(at) as { body: string } | undefined;
+            found = ev ? (JSON.parse(ev.body) as Entry) : undefined;
+          }
+          if (!found) throw new CliError(`the ledger holds nothing at or before ${at}`);
+          if (o.json) process.stdout.write(JSON.stringify(found) + "\n");
+          else process.stdout.write(`${found.kind === "play" ? "playing" : "nothing playing; last event"}: ${describeEntry(found)}\n`);
+        } finally {
+          close();
+        }
+      }),
+    );
+}

@@ -1,0 +1,138 @@
+// Exports the ledger as JSON Lines (verifiable) or CSV play detail (a report), a page of rows at
+// a time with backpressure, so a ledger of any length exports in flat memory.
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { DateTime } from "luxon";
+import type { LedgerReader } from "./ledger.js";
+import type { PlayEntry } from "./types.js";
+
+export interface ExportFilter {
+  customer?: string;
+  campaign?: string;
+  /** Inclusive ISO time; plays by startedAt, events by at. */
+  from?: string;
+  /** Exclusive ISO time. */
+  to?: string;
+}
+
+export interface ExportResult {
+  lines: number;
+  entries: number;
+  stubs: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+}
+
+const PAGE = 1000;
+
+function whereClause(f: ExportFilter): { sql: string; params: string[] } {
+  const parts: string[] = [];
+  const params: string[] = [];
+  if (f.customer !== undefined) {
+    parts.push("customer = ?");
+    params.push(f.customer);
+  }
+  if (f.campaign !== undefined) {
+    parts.push("campaign = ?");
+    params.push(f.campaign);
+  }
+  if (f.from !== undefined) {
+    parts.push("t >= ?");
+    params.push(f.from);
+  }
+  if (f.to !== undefined) {
+    parts.push("t < ?");
+    params.push(f.to);
+  }
+  return { sql: parts.length ? parts.join(" AND ") : "1", params };
+}
+
+export function isFiltered(f: ExportFilter): boolean {
+  return f.customer !== undefined || f.campaign !== undefined || f.from !== undefined || f.to !== undefined;
+}
+
+async function write(out: Writable, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, "drain");
+}
+
+/**
+ * Writes the export. Unfiltered: every entry. Filtered: the range from the first matching entry
+ * to the ledger's head (to the last matching entry when `to` is given), matching entries whole and
+ * every other entry as a `{ "seq", "hash" }` stub, so the chain still links and, without `to`,
+ * the export can be checked against a signed head.
+ */
+export async function exportJsonl(reader: LedgerReader, filter: ExportFilter, out: Writable): Promise<ExportResult> {
+  const { sql, params } = whereClause(filter);
+  const result: ExportResult = { lines: 0, entries: 0, stubs: 0, firstSeq: null, lastSeq: null };
+  const bounds = reader.db
+    .prepare(`SELECT MIN(seq) AS first, MAX(seq) AS last FROM ledger_entries WHERE ${sql}`)
+    .get(...params) as { first: number | null; last: number | null };
+  if (bounds.first === null || bounds.last === null) return result;
+  const end = filter.to !== undefined || !isFiltered(filter) ? bounds.last : (reader.head()?.seq ?? bounds.last);
+  const page = reader.db.prepare(
+    `SELECT seq, hash, CASE WHEN ${sql} THEN body END AS body FROM ledger_entries WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
+  );
+  let next = bounds.first;
+  for (;;) {
+    const rows = page.all(...params, next, end, PAGE) as { seq: number; hash: string; body: string | null }[];
+    let chunk = "";
+    for (const r of rows) {
+      if (r.body !== null) {
+        chunk += r.body + "\n";
+        result.entries++;
+      } else {
+        chunk += `{"seq":${r.seq},"hash":"${r.hash}"}\n`;
+        result.stubs++;
+      }
+      result.firstSeq ??= r.seq;
+      result.lastSeq = r.seq;
+    }
+    result.lines += rows.length;
+    if (chunk) await write(out, chunk);
+    if (rows.length < PAGE) break;
+    next = rows[rows.length - 1].seq + 1;
+  }
+  return result;
+}
+
+const CSV_HEADER = ["seq", "customer", "campaign", "creative", "start", "end", "durationMs", "status", "makeGood", "screenVerified"];
+
+function csvField(value: string | number | boolean): string {
+  const s = String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function localTime(iso: string, timezone: string): string {
+  const t = DateTime.fromISO(iso, { zone: "utc" }).setZone(timezone);
+  return t.isValid ? (t.toISO() ?? iso) : iso;
+}
+
+/** The human play detail: one row per matching play, times in `timezone`. Not a verifiable artefact. */
+export async function exportCsv(reader: LedgerReader, filter: ExportFilter, timezone: string, out: Writable): Promise<ExportResult> {
+  const { sql, params } = whereClause(filter);
+  const result: ExportResult = { lines: 0, entries: 0, stubs: 0, firstSeq: null, lastSeq: null };
+  await write(out, CSV_HEADER.join(",") + "\n");
+  const page = reader.db.prepare(`SELECT seq, body FROM ledger_entries WHERE kind = 'play' AND ${sql} AND seq > ? ORDER BY seq LIMIT ?`);
+  let after = 0;
+  for (;;) {
+    const rows = page.all(...params, after, PAGE) as { seq: number; body: string }[];
+    let chunk = "";
+    for (const r of rows) {
+      const { play } = JSON.parse(r.body) as PlayEntry;
+      const row = [
+        r.seq, play.customer, play.campaign, play.creative,
+        localTime(play.startedAt, timezone), localTime(play.endedAt, timezone),
+        play.durationMs, play.status, play.makeGood, play.screenState.verified,
+      ];
+      chunk += row.map(csvField).join(",") + "\n";
+      result.entries++;
+      result.firstSeq ??= r.seq;
+      result.lastSeq = r.seq;
+    }
+    result.lines += rows.length;
+    if (chunk) await write(out, chunk);
+    if (rows.length < PAGE) break;
+    after = rows[rows.length - 1].seq;
+  }
+  return result;
+}

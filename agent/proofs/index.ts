@@ -1,0 +1,7 @@
+export { fixedClock, systemClock, type ClockSource } from "./clock.js";
+export { entryHash, entryShapeProblem, entrySignatureValid, isStub, signEntry } from "./entry.js";
+export { exportCsv, exportJsonl, isFiltered, type ExportFilter, type ExportResult } from "./export.js";
+export { Ledger, LedgerError, LedgerReader, type Head, type LedgerDeps, type TimeRange } from "./ledger.js";
+export { openLedger, openLedgerReader, type OpenedLedger } from "./open.js";
+export { streamLines, verifyFile, verifyLines, type VerifyFailure, type VerifyOptions, type VerifyResult, type VerifySuccess } from "./verify.js";
+export * from "./types.js";

@@ -1,0 +1,179 @@
+// The device's append-only ledger in SQLite. An append builds, signs, hashes and commits one
+// entry in a single IMMEDIATE transaction: the write lock serialises appenders, in this process
+// and in others (a technician's `ledagent note` beside the daemon), and the entry is durable
+// (WAL, synchronous=FULL) when append returns.
+import type { Logger } from "pino";
+import { canonicalString, signCanonical, type KeyPair } from "../crypto/index.js";
+import { migrate, type Db } from "../store/index.js";
+import type { ClockSource } from "./clock.js";
+import { sha256Hex, signEntry } from "./entry.js";
+import { ledgerMigrations } from "./migrations.js";
+import { GENESIS_PREV, type AppendInput, type Checkpoint, type Entry, type EventEntry, type EventType, type PlayEntry } from "./types.js";
+
+export interface LedgerDeps {
+  db: Db;
+  screenId: string;
+  keys: KeyPair;
+  clock: ClockSource;
+  log?: Logger;
+}
+
+export interface Head {
+  seq: number;
+  hash: string;
+}
+
+export interface StoredEntry {
+  seq: number;
+  body: string;
+  hash: string;
+}
+
+export interface TimeRange {
+  /** Inclusive, ISO time. */
+  from?: string;
+  /** Exclusive, ISO time. */
+  to?: string;
+}
+
+const PAGE = 1000;
+
+export class LedgerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LedgerError";
+  }
+}
+
+/** Read access to the ledger: needs the database only, never the device key. */
+export class LedgerReader {
+  protected readonly lastRow;
+
+  constructor(readonly db: Db) {
+    migrate(db, "ledger", ledgerMigrations);
+    this.lastRow = db.prepare("SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1");
+  }
+
+  head(): Head | null {
+    return (this.lastRow.get() as Head | undefined) ?? null;
+  }
+
+  /** Stored entries with seq in [fromSeq, toSeq], ascending, read a page at a time. */
+  *rows(fromSeq = 1, toSeq = Number.MAX_SAFE_INTEGER): Generator<StoredEntry> {
+    const page = this.db.prepare("SELECT seq, body, hash FROM ledger_entries WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?");
+    let next = fromSeq;
+    for (;;) {
+      const rows = page.all(next, toSeq, PAGE) as StoredEntry[];
+      yield* rows;
+      if (rows.length < PAGE) return;
+      next = rows[rows.length - 1].seq + 1;
+    }
+  }
+
+  /** Play entries whose play started in the range, ascending seq. */
+  *plays(range: TimeRange = {}): Generator<PlayEntry> {
+    yield* this.byTime("play", null, range) as Generator<PlayEntry>;
+  }
+
+  /** Event entries written in the range (optionally of one type), ascending seq. */
+  *events(range: TimeRange & { type?: EventType } = {}): Generator<EventEntry> {
+    yield* this.byTime("event", range.type ?? null, range) as Generator<EventEntry>;
+  }
+
+  private *byTime(kind: "play" | "event", type: string | null, range: TimeRange): Generator<Entry> {
+    const page = this.db.prepare(
+      `SELECT seq, body FROM ledger_entries
+       WHERE kind = ? AND (? IS NULL OR type = ?) AND t >= ? AND t < ? AND seq > ?
+       ORDER BY seq LIMIT ?`,
+    );
+    let after = 0;
+    for (;;) {
+      const rows = page.all(kind, type, type, range.from ?? "", range.to ?? "\uffff", after, PAGE) as { seq: number; body: string }[];
+      for (const r of rows) yield JSON.parse(r.body) as Entry;
+      if (rows.length < PAGE) return;
+      after = rows[rows.length - 1].seq;
+    }
+  }
+
+  latestCheckpoint(): Checkpoint | null {
+    const row = this.db.prepare("SELECT body FROM ledger_checkpoints ORDER BY seq DESC LIMIT 1").get() as { body: string } | undefined;
+    return row ? (JSON.parse(row.body) as Checkpoint) : null;
+  }
+}
+
+/** The ledger with the device key: appends and checkpoints. */
+export class Ledger extends LedgerReader {
+  private readonly insert;
+  private readonly appendTx;
+
+  constructor(private readonly deps: LedgerDeps) {
+    super(deps.db);
+    this.insert = this.db.prepare(
+      "INSERT INTO ledger_entries (seq, kind, at, t, type, customer, campaign, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.appendTx = this.db.transaction((input: AppendInput): Entry => {
+      const head = this.lastRow.get() as Head | undefined;
+      const clock = this.deps.clock;
+      const entry = signEntry(
+        input,
+        {
+          seq: (head?.seq ?? 0) + 1,
+          screen: this.deps.screenId,
+          at: clock.now(),
+          clock: { synced: clock.synced(), bootId: clock.bootId(), monoMs: Math.round(clock.monoMs()) },
+          prev: head?.hash ?? GENESIS_PREV,
+        },
+        this.deps.keys.privateKey,
+      );
+      const body = canonicalString(entry);
+      const play = entry.kind === "play" ? entry.play : undefined;
+      const event = entry.kind === "event" ? entry.event : undefined;
+      this.insert.run(
+        entry.seq,
+        entry.kind,
+        entry.at,
+        play?.startedAt ?? entry.at,
+        event?.type ?? null,
+        play?.customer ?? stringOrNull(event?.customer),
+        play?.campaign ?? stringOrNull(event?.campaign),
+        body,
+        sha256Hex(body),
+      );
+      return entry;
+    });
+  }
+
+  /** Appends one entry; it is committed to disk when this returns. */
+  append(input: AppendInput): Entry {
+    let entry: Entry;
+    try {
+      entry = this.appendTx.immediate(input);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const why = code === "SQLITE_FULL" ? "the disk is full" : (err as Error).message;
+      this.deps.log?.error({ err, kind: input.kind }, "ledger append failed");
+      throw new LedgerError(`ledger append failed: ${why}`);
+    }
+    this.deps.log?.debug({ seq: entry.seq, kind: entry.kind }, "ledger entry appended");
+    return entry;
+  }
+
+  /** Shorthand for an event entry. */
+  event(type: EventType, detail: Record<string, unknown> = {}): EventEntry {
+    return this.append({ kind: "event", event: { ...detail, type } }) as EventEntry;
+  }
+
+  /** A signed head checkpoint of the ledger as it stands, kept in the database. */
+  checkpoint(): Checkpoint {
+    const head = this.head();
+    if (!head) throw new LedgerError("the ledger is empty: nothing to checkpoint");
+    const unsigned = { screen: this.deps.screenId, seq: head.seq, hash: head.hash, at: this.deps.clock.now().toISOString() };
+    const cp: Checkpoint = { ...unsigned, sig: signCanonical(unsigned, this.deps.keys.privateKey) };
+    this.db.prepare("INSERT OR REPLACE INTO ledger_checkpoints (seq, at, body) VALUES (?, ?, ?)").run(cp.seq, cp.at, canonicalString(cp));
+    return cp;
+  }
+}
+
+function stringOrNull(x: unknown): string | null {
+  return typeof x === "string" ? x : null;
+}

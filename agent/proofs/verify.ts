@@ -1,0 +1,198 @@
+// Verifies an export (JSON Lines of entries and stubs) as any third party holding the device's
+// public key would, one line at a time: memory stays flat however long the export is.
+import type { KeyObject } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { canonicalString, verifyCanonical } from "../crypto/index.js";
+import { entryShapeProblem, entrySignatureValid, isStub, sha256Hex } from "./entry.js";
+import { GENESIS_PREV, type Checkpoint, type Entry } from "./types.js";
+
+export type VerifyFailureReason =
+  | "malformed"
+  | "bad signature"
+  | "broken link"
+  | "gap"
+  | "reorder"
+  | "duplicate"
+  | "screen mismatch"
+  | "truncated"
+  | "head mismatch"
+  | "bad head"
+  | "empty";
+
+export interface VerifySuccess {
+  ok: true;
+  entries: number;
+  whole: number;
+  stubs: number;
+  firstSeq: number;
+  lastSeq: number;
+  screen: string | null;
+  headSeq: number | null;
+  summary: string;
+}
+
+export interface VerifyFailure {
+  ok: false;
+  /** The first bad seq (null when the problem has no seq, e.g. an empty export). */
+  seq: number | null;
+  /** 1-based line of the export where it was found (0 when it was found at the end). */
+  line: number;
+  reason: VerifyFailureReason;
+  message: string;
+}
+
+export type VerifyResult = VerifySuccess | VerifyFailure;
+
+export interface VerifyOptions {
+  publicKey: KeyObject;
+  /** A signed head checkpoint: the export must reach its seq with its hash. */
+  head?: unknown;
+}
+
+/** Longest line accepted; an entry is well under 4 KiB. */
+const MAX_LINE = 1 << 20;
+
+class Stop extends Error {
+  constructor(readonly failure: VerifyFailure) {
+    super(failure.message);
+  }
+}
+
+function stop(reason: VerifyFailureReason, seq: number | null, line: number, detail: string): never {
+  const at = seq === null ? `line ${line}` : `seq ${seq}`;
+  throw new Stop({ ok: false, seq, line, reason, message: `${reason} at ${at}: ${detail}` });
+}
+
+function checkHead(head: unknown, publicKey: KeyObject): Checkpoint {
+  const h = head as Partial<Checkpoint> | null;
+  if (
+    typeof h !== "object" || h === null || typeof h.screen !== "string" || !Number.isSafeInteger(h.seq) ||
+    typeof h.hash !== "string" || typeof h.at !== "string" || typeof h.sig !== "string"
+  ) {
+    stop("bad head", null, 0, "the head is not { screen, seq, hash, at, sig }");
+  }
+  const { sig, ...unsigned } = h as Checkpoint;
+  if (!verifyCanonical(unsigned, sig, publicKey)) stop("bad head", null, 0, "the head's signature does not verify with this key");
+  return h as Checkpoint;
+}
+
+/** Verifies the lines of an export. */
+export async function verifyLines(lines: AsyncIterable<string> | Iterable<string>, opts: VerifyOptions): Promise<VerifyResult> {
+  try {
+    return await run(lines, opts);
+  } catch (err) {
+    if (err instanceof Stop) return err.failure;
+    throw err;
+  }
+}
+
+async function run(lines: AsyncIterable<string> | Iterable<string>, opts: VerifyOptions): Promise<VerifySuccess> {
+  const head = opts.head === undefined ? null : checkHead(opts.head, opts.publicKey);
+  let prev: { seq: number; hash: string } | null = null;
+  let firstSeq = 0;
+  let lineNo = 0;
+  let whole = 0;
+  let stubs = 0;
+  let screen: string | null = head?.screen ?? null;
+  let headSeen = false;
+  // A seq that jumped ahead: a gap, unless the missing seq turns up next (then a reorder).
+  let pendingGap: { expected: number; got: number; line: number } | null = null;
+
+  for await (const raw of lines) {
+    lineNo++;
+    const expected = prev ? prev.seq + 1 : null;
+    if (raw.length > MAX_LINE) stop("malformed", expected, lineNo, `line ${lineNo} is longer than ${MAX_LINE} bytes`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      stop("malformed", expected, lineNo, `line ${lineNo} is not JSON`);
+    }
+    let seq: number;
+    let hash: string;
+    if (isStub(parsed)) {
+      seq = parsed.seq;
+      hash = parsed.hash;
+    } else {
+      const problem = entryShapeProblem(parsed);
+      const claimed = (parsed as { seq?: unknown } | null)?.seq;
+      if (problem) stop("malformed", Number.isSafeInteger(claimed) ? (claimed as number) : expected, lineNo, `line ${lineNo}: ${problem}`);
+      const entry = parsed as Entry;
+      seq = entry.seq;
+      hash = sha256Hex(canonicalString(entry));
+    }
+
+    if (pendingGap) {
+      if (seq === pendingGap.expected) {
+        stop("reorder", seq, lineNo, `seq ${seq} appears after seq ${pendingGap.got}`);
+      }
+      stop("gap", pendingGap.expected, pendingGap.line, `seq ${pendingGap.expected} is missing (seq ${pendingGap.got} follows seq ${pendingGap.expected - 1})`);
+    }
+    if (prev) {
+      if (seq === prev.seq) stop("duplicate", seq, lineNo, `seq ${seq} appears twice`);
+      if (seq < prev.seq) stop("reorder", seq, lineNo, `seq ${seq} appears after seq ${prev.seq}`);
+      if (seq > prev.seq + 1) {
+        pendingGap = { expected: prev.seq + 1, got: seq, line: lineNo };
+        prev = { seq, hash };
+        continue;
+      }
+    } else {
+      firstSeq = seq;
+    }
+
+    if (!isStub(parsed)) {
+      const entry = parsed as Entry;
+      if (screen === null) screen = entry.screen;
+      else if (entry.screen !== screen) stop("screen mismatch", seq, lineNo, `entry is from screen ${JSON.stringify(entry.screen)}, expected ${JSON.stringify(screen)}`);
+      if (!entrySignatureValid(entry, opts.publicKey)) {
+        stop("bad signature", seq, lineNo, "the signature does not verify with this key (the entry was altered, or it was signed by another device)");
+      }
+      const wantPrev = prev ? prev.hash : seq === 1 ? GENESIS_PREV : null;
+      if (wantPrev !== null && entry.prev !== wantPrev) {
+        stop("broken link", seq, lineNo, prev ? `prev does not match the hash of seq ${prev.seq}` : "seq 1 must link to 64 zeros");
+      }
+      whole++;
+    } else {
+      stubs++;
+    }
+    if (head && seq === head.seq) {
+      if (hash !== head.hash) stop("head mismatch", seq, lineNo, "its hash differs from the signed head's (the ledger was rewritten after the checkpoint)");
+      headSeen = true;
+    }
+    prev = { seq, hash };
+  }
+
+  if (pendingGap) {
+    stop("gap", pendingGap.expected, pendingGap.line, `seq ${pendingGap.expected} is missing (seq ${pendingGap.got} follows seq ${pendingGap.expected - 1})`);
+  }
+  if (!prev) stop("empty", null, 0, "the export holds no entries");
+  if (head && !headSeen) {
+    if (prev.seq < head.seq) {
+      stop("truncated", prev.seq + 1, 0, `the export ends at seq ${prev.seq} but the signed head is at seq ${head.seq}`);
+    }
+    stop("head mismatch", head.seq, 0, `the export starts at seq ${firstSeq}, after the head's seq ${head.seq}`);
+  }
+  const summary =
+    `ok: ${whole + stubs} entries (${whole} signed, ${stubs} stubs), seq ${firstSeq}..${prev.seq}` +
+    (screen ? `, screen ${screen}` : "") +
+    (head ? `, head seq ${head.seq} matches` : "");
+  return { ok: true, entries: whole + stubs, whole, stubs, firstSeq, lastSeq: prev.seq, screen, headSeq: head?.seq ?? null, summary };
+}
+
+/** Lines of a stream, without their line ends. */
+export function streamLines(input: Readable): AsyncIterable<string> {
+  return createInterface({ input, crlfDelay: Infinity });
+}
+
+/** Verifies an export file ("-" for stdin). */
+export async function verifyFile(path: string, opts: VerifyOptions): Promise<VerifyResult> {
+  const input = path === "-" ? process.stdin : createReadStream(path);
+  const opened = new Promise<void>((resolve, reject) => {
+    if (path === "-") resolve();
+    else input.once("open", () => resolve()).once("error", reject);
+  });
+  await opened;
+  return verifyLines(streamLines(input), opts);
+}
