@@ -1,6 +1,6 @@
 // One ledger entry: build, sign, hash, and check the shape of one read back from anywhere.
-import { createHash, type KeyObject } from "node:crypto";
-import { canonicalString, signCanonical, verifyCanonical } from "../crypto/index.js";
+import { createHash, sign, type KeyObject } from "node:crypto";
+import { canonicalString, verifyCanonical } from "../crypto/index.js";
 import { EVENT_TYPES, type AppendInput, type ClockStamp, type Entry } from "./types.js";
 
 /** hash(entry) = SHA-256(canonical(entry including sig)), lowercase hex. */
@@ -20,8 +20,14 @@ export interface EntryContext {
   prev: string;
 }
 
+/** A signed entry and its canonical text (what is stored, and hashed). */
+export interface SignedEntry {
+  entry: Entry;
+  text: string;
+}
+
 /** The entry, signed: sig = Ed25519(canonical(entry without sig)). */
-export function signEntry(input: AppendInput, ctx: EntryContext, privateKey: KeyObject): Entry {
+export function signEntry(input: AppendInput, ctx: EntryContext, privateKey: KeyObject): SignedEntry {
   const body = {
     v: 1 as const,
     seq: ctx.seq,
@@ -31,7 +37,14 @@ export function signEntry(input: AppendInput, ctx: EntryContext, privateKey: Key
     prev: ctx.prev,
     ...(input.kind === "play" ? { kind: "play" as const, play: input.play } : { kind: "event" as const, event: input.event }),
   };
-  return { ...body, sig: signCanonical(body, privateKey) } as Entry;
+  const unsignedText = canonicalString(body);
+  const sig = sign(null, Buffer.from(unsignedText, "utf8"), privateKey).toString("base64");
+  const entry = { ...body, sig } as Entry;
+  // "sig" sorts just before "v", the last key, whose value is always 1: splice it in rather
+  // than serialise the whole entry a second time (an append's largest cost after the signature).
+  const tail = ',"v":1}';
+  const text = unsignedText.endsWith(tail) ? `${unsignedText.slice(0, -tail.length)},"sig":${JSON.stringify(sig)}${tail}` : canonicalString(entry);
+  return { entry, text };
 }
 
 export function entrySignatureValid(entry: Entry, publicKey: KeyObject): boolean {

@@ -23,7 +23,7 @@ export interface ExportResult {
   lastSeq: number | null;
 }
 
-const PAGE = 1000;
+const PAGE = 250;
 
 function whereClause(f: ExportFilter): { sql: string; params: string[] } {
   const parts: string[] = [];

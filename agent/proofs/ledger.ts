@@ -114,7 +114,7 @@ export class Ledger extends LedgerReader {
     this.appendTx = this.db.transaction((input: AppendInput): Entry => {
       const head = this.lastRow.get() as Head | undefined;
       const clock = this.deps.clock;
-      const entry = signEntry(
+      const { entry, text: body } = signEntry(
         input,
         {
           seq: (head?.seq ?? 0) + 1,
@@ -125,7 +125,6 @@ export class Ledger extends LedgerReader {
         },
         this.deps.keys.privateKey,
       );
-      const body = canonicalString(entry);
       const play = entry.kind === "play" ? entry.play : undefined;
       const event = entry.kind === "event" ? entry.event : undefined;
       this.insert.run(
