@@ -116,3 +116,11 @@ describe("config", () => {
     }
   });
 });
+
+describe("the shipped example config", () => {
+  it("loads as it is", () => {
+    const c = loadConfig(join(import.meta.dirname, "..", "deploy", "config.example.yaml"), {});
+    expect(c.screenId).toBe("sz-nanshan-001");
+    expect(c.controller.driver).toBe("novastar");
+  });
+});

@@ -23,47 +23,63 @@ interface InitOptions {
   force?: boolean;
 }
 
+// "key: value" with its comment aligned, as a person would write it.
+function kv(indent: number, key: string, value: string, comment?: string): string {
+  const text = `${" ".repeat(indent)}${key}: ${value}`;
+  return comment ? `${text.padEnd(40)} # ${comment}` : text;
+}
+
 function configText(o: InitOptions, width: number, height: number): string {
   const driver = o.controller === "none" ? "none" : "novastar";
   const q = (s: string): string => JSON.stringify(s);
-  return `# ledagent config (spec: docs/ and \`ledagent --help\`). Every key can be overridden by an
-# environment variable: LEDAGENT_ + the key path in upper case, e.g. LEDAGENT_PANEL_WIDTH.
-screenId: ${q(o.screen)}
-dataDir: ${q(o.dataDir)}            # ledger, creatives cache, keys, last schedule
-runDir: ${q(o.runDir)}              # control socket
-timezone: ${q(o.timezone)}          # default for reports; the schedule's own timezone rules plans
-logLevel: info
-
-# The LED panel's exact pixel size: every creative is fitted to it.
-panel:
-  width: ${width}
-  height: ${height}
-  fps: ${Number(o.fps)}
-  fit: ${o.fit}                     # contain (pad with background) | cover (crop) | stretch
-  background: "#000000"
-
-${o.mqttUrl ? "" : "# "}mqtt:
-${o.mqttUrl ? "" : "# "}  url: ${q(o.mqttUrl ?? "mqtts://broker.example:8883")}
-#   username: …
-#   passwordFile: /etc/ledagent/mqtt.password
-#   ca: /etc/ledagent/ca.pem
-#   cert: /etc/ledagent/client.pem
-#   key: /etc/ledagent/client.key
-${o.opsPublicKey ? "" : "# "}opsPublicKey: ${q(o.opsPublicKey ?? "/etc/ledagent/ops.pub.pem")}   # verifies schedules and commands
-
-controller:
-  driver: ${driver}                 # novastar | none
-${driver === "none" ? "  # port: serial:///dev/ttyUSB0?baud=115200   # or tcp://192.168.0.10:5200" : `  port: ${q(o.controller)}`}
-  pollIntervalS: 10
-  timeoutMs: 1000
-
-player:
-  backend: mpv
-  output: { x: 0, y: 0 }            # where the sending card captures on the HDMI desktop
-  headless: ${o.headless ? "true" : "false"}                   # true: --vo=null (tests, servers without a display)
-
-telemetryIntervalS: 60
-`;
+  const off = (on: boolean): string => (on ? "" : "# ");
+  return [
+    "# ledagent config. Every key can be overridden by an environment variable: LEDAGENT_ and the",
+    "# key's path in upper case, words joined by _ (panel.width: LEDAGENT_PANEL_WIDTH).",
+    kv(0, "screenId", q(o.screen), "this screen's id, as ops know it"),
+    kv(0, "dataDir", q(o.dataDir), "ledger, creatives cache, keys, last schedule"),
+    kv(0, "runDir", q(o.runDir), "control socket"),
+    kv(0, "timezone", q(o.timezone), "for reports; the schedule's own timezone rules plans"),
+    kv(0, "logLevel", "info", "fatal | error | warn | info | debug | trace"),
+    "",
+    "# The LED panel's exact pixel size: every creative is fitted to it.",
+    "panel:",
+    kv(2, "width", String(width)),
+    kv(2, "height", String(height)),
+    kv(2, "fps", String(Number(o.fps))),
+    kv(2, "fit", o.fit, "contain (pad with background) | cover (crop) | stretch"),
+    kv(2, "background", q("#000000")),
+    "",
+    `${off(!!o.mqttUrl)}mqtt:`,
+    `${off(!!o.mqttUrl)}${kv(2, "url", q(o.mqttUrl ?? "mqtts://broker.example:8883"))}`,
+    `#${kv(2, "username", "screen-user")}`,
+    `#${kv(2, "passwordFile", "/etc/ledagent/mqtt.password")}`,
+    `#${kv(2, "ca", "/etc/ledagent/ca.pem", "TLS: broker CA")}`,
+    `#${kv(2, "cert", "/etc/ledagent/client.pem", "TLS client certificate")}`,
+    `#${kv(2, "key", "/etc/ledagent/client.key")}`,
+    `${off(!!o.opsPublicKey)}${kv(0, "opsPublicKey", q(o.opsPublicKey ?? "/etc/ledagent/ops.pub.pem"), "verifies schedules and commands")}`,
+    "",
+    "controller:",
+    kv(2, "driver", driver, "novastar | none"),
+    driver === "none" ? `#${kv(2, "port", q("serial:///dev/ttyUSB0?baud=115200"), "or tcp://192.168.0.10:5200")}` : kv(2, "port", q(o.controller)),
+    kv(2, "pollIntervalS", "10", "status read every N seconds"),
+    kv(2, "timeoutMs", "1000", "per request"),
+    "",
+    "player:",
+    kv(2, "backend", "mpv"),
+    kv(2, "output", "{ x: 0, y: 0 }", "where the sending card captures on the HDMI desktop"),
+    kv(2, "headless", o.headless ? "true" : "false", "true: no display (tests, servers)"),
+    "",
+    "creatives:",
+    kv(2, "maxBytes", String(2 * 1024 ** 3), "largest creative fetched"),
+    kv(2, "fetchTimeoutS", "1800"),
+    kv(2, "durationToleranceMs", "1000", "refuse files whose length disagrees with the schedule"),
+    kv(2, "audio", "false", "keep audio in renditions"),
+    "",
+    kv(0, "telemetryIntervalS", "60"),
+    kv(0, "checkpointIntervalS", "3600", "signed ledger head at least this often"),
+    "",
+  ].join("\n");
 }
 
 function writeAtomically(path: string, text: string, mode: number): void {
