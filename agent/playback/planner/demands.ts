@@ -1,0 +1,262 @@
+// Rules 3, 5 and 6 as numbers: how many plays each campaign is owed in each hour or day, the
+// window each one should start in, which survive an oversold hour, and what is owed from the past.
+import type { PlanContext, Runner } from "./context.js";
+import {
+  daypartIntervals,
+  daysOverlapping,
+  hoursOverlapping,
+  intersect,
+  parseInstant,
+  pointAt,
+  totalLength,
+  type Interval,
+} from "./time.js";
+import type { DeliveredCounts, PlannerInput } from "./types.js";
+
+export const HOUR_MS = 3_600_000;
+
+/** One play to place: a campaign's k-th of its period, with the window it should start in. */
+export interface Demand {
+  runner: Runner;
+  k: number;
+  period: Period;
+  /** Legal window (after moves forced by hard rules). */
+  from: number;
+  to: number;
+  /** Contractual window (rule 3), for reporting bends. */
+  contractFrom: number;
+  contractTo: number;
+  /** Latest instant it may still start (end of its period's legal time). */
+  expires: number;
+  moveReason?: string;
+  /** Why it last had to wait (separation, a barrier), for the bend or shortfall it may become. */
+  why?: string;
+}
+
+export interface Period {
+  runner: Runner;
+  kind: "hour" | "day";
+  start: number;
+  end: number;
+  contracted: number;
+  delivered: number;
+  planned: number;
+  expired: number;
+  /** Plays dropped before placement (oversold, no legal time), with why. */
+  dropped: number;
+  reasons: Set<string>;
+}
+
+/** Contracted plays of a campaign in [start, end) (an hour or a day), counting from `notBefore`. */
+export function contracted(runner: Runner, kind: "hour" | "day", start: number, end: number, zone: string, notBefore = -Infinity): number {
+  const c = runner.campaign;
+  if (c.exclusive) return 0;
+  const active = intersect(runner.active, [[Math.max(start, notBefore), end]]);
+  const length = totalLength(active);
+  if (length === 0) return 0;
+  if (kind === "hour") return Math.round((c.playsPerHour ?? 0) * (length / HOUR_MS));
+  const dayparts = totalLength(daypartIntervals(c, start, end, zone));
+  return dayparts === 0 ? 0 : Math.round((c.playsPerDay ?? 0) * (length / dayparts));
+}
+
+function deliveredIn(counts: DeliveredCounts | undefined, start: number, end: number): number {
+  if (!counts) return 0;
+  let n = 0;
+  for (let h = start; h < end; h += HOUR_MS) n += counts.byHour.get(h) ?? 0;
+  return n;
+}
+
+/** Lays n windows evenly over the intervals (rule 3: the k-th in [k/n, (k+1)/n) of the time). */
+function windows(list: Interval[], n: number): Interval[] {
+  const out: Interval[] = [];
+  for (let k = 0; k < n; k++) out.push([Math.ceil(pointAt(list, k / n)), Math.ceil(pointAt(list, (k + 1) / n))]);
+  return out;
+}
+
+function blockReason(runner: Runner, within: Interval[]): string {
+  for (const b of runner.blocks) if (intersect(within, [[b.from, b.to]]).length > 0) return b.reason;
+  return "no legal start";
+}
+
+/** Periods (hours or days) of every quota campaign overlapping the window, with their demands. */
+export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: Period[]; demands: Demand[] } {
+  const periods: Period[] = [];
+  const demands: Demand[] = [];
+  const history = input.delivered !== undefined;
+  const hours = hoursOverlapping(input.from, input.to, ctx.zone);
+  const days = daysOverlapping(input.from, input.to, ctx.zone);
+  for (const runner of ctx.runners) {
+    const c = runner.campaign;
+    if (c.exclusive) continue;
+    const kind = c.playsPerHour !== undefined ? "hour" : c.playsPerDay !== undefined ? "day" : null;
+    if (!kind) continue;
+    const spans: Interval[] = kind === "hour" ? hours.map((h) => [h, h + HOUR_MS]) : days;
+    for (const [start, end] of spans) {
+      const n = contracted(runner, kind, start, end, ctx.zone);
+      if (n === 0) continue;
+      const counts = input.delivered?.get(c.id);
+      const period: Period = { runner, kind, start, end, contracted: n, delivered: deliveredIn(counts, start, end), planned: 0, expired: 0, dropped: 0, reasons: new Set() };
+      periods.push(period);
+      const active = intersect(runner.active, [[start, end]]);
+      const contract = windows(active, n);
+      // Items start no earlier than the plan: the part of a period before `from` is history.
+      const legal = intersect(runner.airable, [[Math.max(start, input.from), end]]);
+      const moved = totalLength(intersect(runner.airable, [[start, end]])) < totalLength(active);
+      const moveReason = moved ? blockReason(runner, active) : undefined;
+      // Without history, windows already past are taken as played; with it, what is missing is caught up.
+      const remaining = history
+        ? Math.max(0, n - period.delivered)
+        : contract.filter(([, to]) => to > input.from).length;
+      if (remaining === 0) continue;
+      if (runner.creatives.length === 0) {
+        period.dropped += remaining;
+        period.reasons.add("no approved creative to air");
+        continue;
+      }
+      if (totalLength(legal) === 0) {
+        period.dropped += remaining;
+        period.reasons.add(moveReason ?? "no legal start left in this period");
+        continue;
+      }
+      const legalWindows = moved || start < input.from ? windows(legal, remaining) : contract;
+      const first = n - remaining;
+      for (let i = 0; i < remaining; i++) {
+        const k = first + i;
+        demands.push({
+          runner,
+          k,
+          period,
+          from: legalWindows[i][0],
+          to: Math.max(legalWindows[i][1], legalWindows[i][0] + 1),
+          contractFrom: contract[k][0],
+          contractTo: contract[k][1],
+          expires: legal[legal.length - 1][1],
+          moveReason,
+        });
+      }
+    }
+  }
+  return { periods, demands };
+}
+
+/**
+ * Rule 5. Where an hour's quotas need more time than it has, higher priority is served in
+ * full first and equal priorities share what is left in proportion to their quotas.
+ */
+export function selectForCapacity(ctx: PlanContext, input: PlannerInput, demands: Demand[]): Demand[] {
+  const byHour = new Map<number, Demand[]>();
+  for (const d of demands) {
+    const hour = d.period.kind === "hour" ? d.period.start : Math.floor((d.from - ctx.span[0]) / HOUR_MS) * HOUR_MS + ctx.span[0];
+    const list = byHour.get(hour);
+    if (list) list.push(d);
+    else byHour.set(hour, [d]);
+  }
+  const kept: Demand[] = [];
+  for (const [hour, list] of byHour) {
+    const capacity = normalTime(ctx, Math.max(hour, input.from), hour + HOUR_MS);
+    const need = list.reduce((s, d) => s + d.runner.meanDurationMs, 0);
+    if (need <= capacity) {
+      kept.push(...list);
+      continue;
+    }
+    let left = capacity;
+    const levels = [...new Set(list.map((d) => d.runner.priority))].sort((a, b) => b - a);
+    for (const level of levels) {
+      const atLevel = list.filter((d) => d.runner.priority === level);
+      const levelNeed = atLevel.reduce((s, d) => s + d.runner.meanDurationMs, 0);
+      if (levelNeed <= left) {
+        kept.push(...atLevel);
+        left -= levelNeed;
+        continue;
+      }
+      const share = shareInProportion(atLevel, left);
+      for (const d of share.kept) kept.push(d);
+      for (const d of share.dropped) {
+        d.period.dropped++;
+        d.period.reasons.add(`oversold hour: priority ${level} shared what was left in proportion to quota`);
+      }
+      left = share.left;
+    }
+  }
+  return kept;
+}
+
+function shareInProportion(atLevel: Demand[], capacity: number): { kept: Demand[]; dropped: Demand[]; left: number } {
+  const byRunner = new Map<Runner, Demand[]>();
+  for (const d of atLevel) {
+    const list = byRunner.get(d.runner);
+    if (list) list.push(d);
+    else byRunner.set(d.runner, [d]);
+  }
+  const total = atLevel.reduce((s, d) => s + d.runner.meanDurationMs, 0);
+  const fraction = capacity / total;
+  const entries = [...byRunner.entries()].map(([runner, list]) => {
+    const exact = list.length * fraction;
+    return { runner, list, take: Math.floor(exact), remainder: exact - Math.floor(exact) };
+  });
+  let left = capacity - entries.reduce((s, e) => s + e.take * e.runner.meanDurationMs, 0);
+  // Largest remainder first, then by campaign order, so the split is deterministic.
+  const order = [...entries].sort((a, b) => b.remainder - a.remainder || a.runner.index - b.runner.index);
+  for (const e of order) {
+    if (e.take < e.list.length && e.runner.meanDurationMs <= left) {
+      e.take++;
+      left -= e.runner.meanDurationMs;
+    }
+  }
+  const kept: Demand[] = [];
+  const dropped: Demand[] = [];
+  for (const e of entries) {
+    // Respread the survivors over the hour: m plays keep rule 3's even spacing for m.
+    const survivors = e.list.slice(0, e.take);
+    const span = survivors.length ? [e.list[0].from, e.list[e.list.length - 1].to] : [0, 0];
+    survivors.forEach((d, i) => {
+      const width = (span[1] - span[0]) / survivors.length;
+      d.from = Math.ceil(span[0] + i * width);
+      d.to = Math.max(d.from + 1, Math.ceil(span[0] + (i + 1) * width));
+    });
+    kept.push(...survivors);
+    dropped.push(...e.list.slice(e.take));
+  }
+  return { kept, dropped, left };
+}
+
+function normalTime(ctx: PlanContext, from: number, to: number): number {
+  let sum = 0;
+  for (const r of ctx.regimes) {
+    if (r.kind !== "normal") continue;
+    sum += Math.max(0, Math.min(to, r.to) - Math.max(from, r.from));
+  }
+  return sum;
+}
+
+/**
+ * Rule 6: plays owed from whole periods between the moment this agent applied the campaign
+ * and `from`, less make-goods already delivered. No history or no applied time: nothing owed.
+ */
+export function owedPlays(ctx: PlanContext, input: PlannerInput, runner: Runner): number {
+  const c = runner.campaign;
+  const applied = input.appliedAt?.[c.id];
+  if (!c.makeGood || c.exclusive || applied === undefined || !input.delivered || runner.creatives.length === 0) return 0;
+  const kind = c.playsPerHour !== undefined ? "hour" : "day";
+  const counts = input.delivered.get(c.id);
+  const spans: Interval[] =
+    kind === "hour" ? hoursOverlapping(applied, input.from, ctx.zone).map((h) => [h, h + HOUR_MS]) : daysOverlapping(applied, input.from, ctx.zone);
+  let owed = 0;
+  for (const [start, end] of spans) {
+    if (end > input.from) continue; // the current period is caught up in place, not owed
+    const due = contractedSince(runner, kind, start, end, ctx.zone, applied);
+    if (due > 0) owed += Math.max(0, due - deliveredIn(counts, start, end));
+  }
+  return Math.max(0, owed - (counts?.makeGoods ?? 0));
+}
+
+function contractedSince(runner: Runner, kind: "hour" | "day", start: number, end: number, zone: string, applied: number): number {
+  // runner.active only covers the plan's span; past periods need the flight and dayparts afresh.
+  const c = runner.campaign;
+  const active = intersect(daypartIntervals(c, start, end, zone), [[Math.max(start, applied, parseInstant(c.start)), Math.min(end, parseInstant(c.end), runner.takedownAt)]]);
+  const length = totalLength(active);
+  if (length === 0) return 0;
+  if (kind === "hour") return Math.round((c.playsPerHour ?? 0) * (length / HOUR_MS));
+  const dayparts = totalLength(daypartIntervals(c, start, end, zone));
+  return dayparts === 0 ? 0 : Math.round((c.playsPerDay ?? 0) * (length / dayparts));
+}

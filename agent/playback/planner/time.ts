@@ -1,0 +1,154 @@
+// Clock hours, days and dayparts in the schedule's zone, as UTC-ms intervals. luxon does the
+// zone arithmetic, so DST days come out 23 or 25 hours long.
+import { DateTime } from "luxon";
+import type { PlanCampaign } from "./types.js";
+
+export type Interval = readonly [number, number];
+
+const HOUR_MS = 3_600_000;
+
+export function parseInstant(text: string): number {
+  return DateTime.fromISO(text, { setZone: true }).toMillis();
+}
+
+export function hourStart(ms: number, zone: string): number {
+  return DateTime.fromMillis(ms, { zone }).startOf("hour").toMillis();
+}
+
+export function dayStart(ms: number, zone: string): number {
+  return DateTime.fromMillis(ms, { zone }).startOf("day").toMillis();
+}
+
+/** Clock-hour starts of every hour overlapping [from, to). */
+export function hoursOverlapping(from: number, to: number, zone: string): number[] {
+  const out: number[] = [];
+  // Clock hours are whole real hours in every zone with whole- or half-hour offsets.
+  for (let h = hourStart(from, zone); h < to; h += HOUR_MS) out.push(h);
+  return out;
+}
+
+/** Local days overlapping [from, to): [start, end) pairs (23, 24 or 25 hours long). */
+export function daysOverlapping(from: number, to: number, zone: string): Interval[] {
+  const out: Interval[] = [];
+  let day = DateTime.fromMillis(from, { zone }).startOf("day");
+  while (day.toMillis() < to) {
+    const next = day.plus({ days: 1 });
+    out.push([day.toMillis(), next.toMillis()]);
+    day = next;
+  }
+  return out;
+}
+
+function atClock(day: DateTime, hhmm: string): DateTime {
+  const [h, m] = hhmm.split(":").map(Number);
+  // A time skipped by a DST jump moves forward to the first valid instant (luxon's rule).
+  return day.set({ hour: h, minute: m, second: 0, millisecond: 0 });
+}
+
+/** Union of sorted intervals (merged where they touch). */
+export function mergeIntervals(list: Interval[]): Interval[] {
+  const sorted = list.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  const out: [number, number][] = [];
+  for (const [a, b] of sorted) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+export function intersect(a: readonly Interval[], b: readonly Interval[]): Interval[] {
+  const out: Interval[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const lo = Math.max(a[i][0], b[j][0]);
+    const hi = Math.min(a[i][1], b[j][1]);
+    if (hi > lo) out.push([lo, hi]);
+    if (a[i][1] < b[j][1]) i++;
+    else j++;
+  }
+  return out;
+}
+
+export function subtract(a: readonly Interval[], cut: readonly Interval[]): Interval[] {
+  if (cut.length === 0) return [...a];
+  const out: Interval[] = [];
+  for (const [lo, hi] of a) {
+    let start = lo;
+    for (const [c0, c1] of cut) {
+      if (c1 <= start || c0 >= hi) continue;
+      if (c0 > start) out.push([start, c0]);
+      start = Math.max(start, c1);
+      if (start >= hi) break;
+    }
+    if (start < hi) out.push([start, hi]);
+  }
+  return out;
+}
+
+export function totalLength(list: readonly Interval[]): number {
+  return list.reduce((sum, [a, b]) => sum + (b - a), 0);
+}
+
+/** Daypart intervals of a campaign that start on days overlapping [from, to); all day if none. */
+export function daypartIntervals(campaign: Pick<PlanCampaign, "dayparts">, from: number, to: number, zone: string): Interval[] {
+  if (!campaign.dayparts) return [[from, to]];
+  const out: Interval[] = [];
+  // A daypart that wraps past midnight belongs to the day it starts on, so look back one day.
+  let day = DateTime.fromMillis(from, { zone }).startOf("day").minus({ days: 1 });
+  while (day.toMillis() < to) {
+    for (const part of campaign.dayparts) {
+      if (!part.days.includes(day.weekday)) continue;
+      const start = atClock(day, part.from);
+      const endDay = part.to <= part.from ? day.plus({ days: 1 }) : day;
+      const end = atClock(endDay, part.to);
+      out.push([start.toMillis(), end.toMillis()]);
+    }
+    day = day.plus({ days: 1 });
+  }
+  return intersect(mergeIntervals(out), [[from, to]]);
+}
+
+/** Where the campaign's flight and dayparts allow it to start items, inside [from, to). */
+export function activeIntervals(campaign: PlanCampaign, from: number, to: number, zone: string): Interval[] {
+  const lo = Math.max(from, parseInstant(campaign.start));
+  const hi = Math.min(to, parseInstant(campaign.end));
+  if (hi <= lo) return [];
+  return daypartIntervals(campaign, lo, hi, zone);
+}
+
+/** The point `fraction` (0..1) of the way through a set of intervals, by covered length. */
+export function pointAt(list: readonly Interval[], fraction: number): number {
+  const total = totalLength(list);
+  let rest = total * fraction;
+  for (const [a, b] of list) {
+    if (rest < b - a) return a + rest;
+    rest -= b - a;
+  }
+  return list.length ? list[list.length - 1][1] : 0;
+}
+
+export function containing(list: readonly Interval[], t: number): Interval | undefined {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const [a, b] = list[mid];
+    if (t < a) hi = mid - 1;
+    else if (t >= b) lo = mid + 1;
+    else return list[mid];
+  }
+  return undefined;
+}
+
+/** First start ≥ t inside the list, or Infinity. */
+export function nextInside(list: readonly Interval[], t: number): number {
+  if (containing(list, t)) return t;
+  for (const [a] of list) if (a > t) return a;
+  return Infinity;
+}
+
+export function toIso(ms: number): string {
+  return new Date(ms).toISOString();
+}

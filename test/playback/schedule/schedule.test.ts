@@ -1,0 +1,150 @@
+import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { signCanonical } from "../../../agent/crypto/index.js";
+import type { AppendInput } from "../../../agent/proofs/types.js";
+import { applyEnvelope, checkEnvelope, scheduleJsonSchema, ScheduleStore, validateDocument } from "../../../agent/playback/schedule/index.js";
+import { tempDir } from "../../helpers/tmp.js";
+
+const ops = generateKeyPairSync("ed25519");
+const other = generateKeyPairSync("ed25519");
+const HEX = "a".repeat(64);
+
+function doc(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    kind: "ledagent.schedule/v1",
+    screen: "sz-001",
+    version: 7,
+    issuedAt: "2026-12-01T00:00:00Z",
+    timezone: "Asia/Shanghai",
+    creatives: [
+      { id: "cola-15", url: "https://cdn.example/cola.mp4", sha256: HEX, durationMs: 15000, approved: true },
+      { id: "house", url: "file:///srv/house.mp4", sha256: HEX, durationMs: 30000, approved: true },
+      { id: "draft", url: "https://cdn.example/d.mp4", sha256: HEX, durationMs: 15000, approved: false },
+    ],
+    campaigns: [
+      { id: "cola-dec", customer: "cola-co", category: "beverage", creatives: ["cola-15"], start: "2026-12-01T00:00:00+08:00", end: "2027-01-01T00:00:00+08:00", playsPerHour: 4 },
+    ],
+    fill: ["house"],
+    ...over,
+  };
+}
+
+const sign = (schedule: unknown, key = ops.privateKey): { schedule: unknown; sig: string } => ({ schedule, sig: signCanonical(schedule, key) });
+const check = { opsPublicKey: ops.publicKey, screenId: "sz-001", currentVersion: 6 };
+
+describe("schedule document validation", () => {
+  it("accepts the spec's example shape", () => {
+    expect(validateDocument(doc())).toMatchObject({ ok: true });
+  });
+
+  it("names every problem with its path, not just the first", () => {
+    const bad = doc({
+      version: 0,
+      timezone: "Mars/Olympus",
+      campaigns: [
+        { id: "a", customer: "x", creatives: ["nope"], start: "2026-12-02T00:00:00Z", end: "2026-12-01T00:00:00Z", playsPerHour: 2, playsPerDay: 3 },
+        { id: "x", customer: "x", creatives: ["draft"], start: "2026-12-01T00:00:00Z", end: "2026-12-02T00:00:00Z", exclusive: true },
+      ],
+    });
+    const shape = validateDocument(bad);
+    expect(shape.ok).toBe(false);
+    if (!shape.ok) expect(shape.problems.join("\n")).toContain("version");
+    const semantic = validateDocument({ ...bad, version: 1 });
+    expect(semantic.ok).toBe(false);
+    if (!semantic.ok) {
+      const text = semantic.problems.join("\n");
+      expect(text).toContain("timezone");
+      expect(text).toContain("unknown creative nope");
+      expect(text).toContain("end 2026-12-01T00:00:00Z is not after start");
+      expect(text).toContain("exactly one of playsPerHour or playsPerDay");
+      expect(text).toContain("draft, which is not approved");
+    }
+  });
+
+  it("rejects overlapping exclusive campaigns, naming both", () => {
+    const x = (id: string, from: string, to: string): Record<string, unknown> => ({
+      id, customer: id, creatives: ["cola-15"], start: "2026-12-01T00:00:00Z", end: "2026-12-10T00:00:00Z", exclusive: true, dayparts: [{ days: [1, 2, 3, 4, 5, 6, 7], from, to }],
+    });
+    const r = validateDocument(doc({ campaigns: [x("a", "10:00", "12:00"), x("b", "11:30", "13:00"), x("c", "12:00", "13:00")] }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.problems.some((p) => p.includes("a and b"))).toBe(true);
+      expect(r.problems.some((p) => p.includes("b and c"))).toBe(true);
+      expect(r.problems.some((p) => p.includes("a and c"))).toBe(false); // touching, not overlapping
+    }
+  });
+
+  it("rejects unknown ids in fill and suspensions, and unknown keys", () => {
+    const r = validateDocument(doc({ fill: ["ghost"], suspensions: [{ from: "2026-12-01T10:00:00Z", to: "2026-12-01T09:00:00Z", reason: "x", campaigns: ["who"] }], extra: 1 }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems.join("\n")).toContain("extra: unknown key");
+    const r2 = validateDocument(doc({ fill: ["ghost"], suspensions: [{ from: "2026-12-01T10:00:00Z", to: "2026-12-01T09:00:00Z", reason: "x", campaigns: ["who"] }] }));
+    expect(r2.ok).toBe(false);
+    if (!r2.ok) {
+      const text = r2.problems.join("\n");
+      expect(text).toContain("fill.0: unknown creative ghost");
+      expect(text).toContain("unknown campaign who");
+      expect(text).toContain("is not after from");
+    }
+  });
+});
+
+describe("envelope checks", () => {
+  it("accepts a newer signed schedule for this screen", () => {
+    expect(checkEnvelope(sign(doc()), check).outcome).toBe("accept");
+  });
+  it.each([
+    ["unsigned", { schedule: doc() }, "unsigned"],
+    ["signed by another key", sign(doc(), other.privateKey), "bad signature"],
+    ["tampered after signing", { ...sign(doc()), schedule: doc({ version: 8 }) }, "bad signature"],
+    ["for another screen", sign(doc({ screen: "sz-002" })), "wrong screen"],
+    ["stale", sign(doc({ version: 5 })), "stale"],
+    ["malformed", sign(doc({ fill: [] })), "malformed"],
+    ["not an object", [1, 2], "malformed"],
+  ])("rejects %s", (_name, raw, reason) => {
+    const d = checkEnvelope(raw, check);
+    expect(d.outcome).toBe("reject");
+    if (d.outcome === "reject") expect(d.reasons.join(" ")).toContain(reason);
+  });
+  it("treats an equal version as a no-op", () => {
+    expect(checkEnvelope(sign(doc({ version: 6 })), check)).toEqual({ outcome: "unchanged", version: 6 });
+  });
+  it("rejects everything when no ops key is configured", () => {
+    const d = checkEnvelope(sign(doc()), { ...check, opsPublicKey: null });
+    expect(d.outcome).toBe("reject");
+  });
+});
+
+describe("applyEnvelope and the store", () => {
+  let cleanup = (): void => {};
+  afterEach(() => cleanup());
+
+  it("stores the newest valid envelope, keeps campaign applied times, records ledger events", () => {
+    const tmp = tempDir();
+    cleanup = tmp.cleanup;
+    const events: AppendInput[] = [];
+    const store = new ScheduleStore({ path: join(tmp.dir, "schedule.json") });
+    let now = new Date("2026-12-01T01:00:00Z");
+    const deps = { store, opsPublicKey: ops.publicKey, screenId: "sz-001", ledger: { append: (e: AppendInput) => events.push(e) }, now: () => now };
+    expect(applyEnvelope(deps, sign(doc({ version: 1 })), "test")).toMatchObject({ state: "applied", version: 1 });
+    now = new Date("2026-12-02T01:00:00Z");
+    const campaigns = [...(doc().campaigns as object[]), { id: "new", customer: "n", creatives: ["cola-15"], start: "2026-12-01T00:00:00Z", end: "2026-12-30T00:00:00Z", playsPerDay: 3 }];
+    expect(applyEnvelope(deps, sign(doc({ version: 2, campaigns })), "test")).toMatchObject({ state: "applied", previousVersion: 1 });
+    expect(applyEnvelope(deps, sign(doc({ version: 2, campaigns })), "test")).toMatchObject({ state: "unchanged" });
+    expect(applyEnvelope(deps, sign(doc({ version: 1 })), "test")).toMatchObject({ state: "rejected" });
+    const current = store.current();
+    expect(current?.document.version).toBe(2);
+    expect(current?.campaignAppliedAt).toEqual({ "cola-dec": "2026-12-01T01:00:00.000Z", new: "2026-12-02T01:00:00.000Z" });
+    expect(events.map((e) => (e.kind === "event" ? e.event.type : e.kind))).toEqual(["schedule.applied", "schedule.applied", "schedule.rejected"]);
+    expect(JSON.parse(readFileSync(join(tmp.dir, "schedule.json"), "utf8")).envelope.sig).toBe(sign(doc({ version: 2, campaigns })).sig);
+  });
+});
+
+describe("JSON Schema export", () => {
+  it("docs/schedule.schema.json matches the schema the agent validates with", () => {
+    const committed = JSON.parse(readFileSync(new URL("../../../docs/schedule.schema.json", import.meta.url), "utf8"));
+    expect(committed).toEqual(scheduleJsonSchema());
+  });
+});
