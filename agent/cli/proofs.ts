@@ -159,17 +159,7 @@ export function registerProofsCommands(program: Command): void {
         const at = parseTime("time", raw, config.timezone);
         const { reader, close } = openLedgerReader(config);
         try {
-          const row = reader.db
-            .prepare("SELECT body FROM ledger_entries WHERE kind = 'play' AND t <= ? ORDER BY t DESC, seq DESC LIMIT 1")
-            .get(at) as { body: string } | undefined;
-          const play = row ? (JSON.parse(row.body) as Entry) : undefined;
-          let found: Entry | undefined = play?.kind === "play" && play.play.endedAt > at ? play : undefined;
-          if (!found) {
-            const ev = reader.db
-              .prepare("SELECT body FROM ledger_entries WHERE kind = 'event' AND at <= ? ORDER BY seq DESC LIMIT 1")
-              .get(at) as { body: string } | undefined;
-            found = ev ? (JSON.parse(ev.body) as Entry) : undefined;
-          }
+          const found = reader.onScreenAt(at);
           if (!found) throw new CliError(`the ledger holds nothing at or before ${at}`);
           if (o.json) process.stdout.write(JSON.stringify(found) + "\n");
           else process.stdout.write(`${found.kind === "play" ? "playing" : "nothing playing; last event"}: ${describeEntry(found)}\n`);

@@ -95,6 +95,19 @@ export class LedgerReader {
     }
   }
 
+  /** The play on screen at `at` (started at or before, ended after), else the last event before it. */
+  onScreenAt(at: string): Entry | null {
+    const row = this.db
+      .prepare("SELECT body FROM ledger_entries WHERE kind = 'play' AND t <= ? ORDER BY t DESC, seq DESC LIMIT 1")
+      .get(at) as { body: string } | undefined;
+    const play = row ? (JSON.parse(row.body) as Entry) : null;
+    if (play?.kind === "play" && play.play.endedAt > at) return play;
+    const ev = this.db.prepare("SELECT body FROM ledger_entries WHERE kind = 'event' AND at <= ? ORDER BY seq DESC LIMIT 1").get(at) as
+      | { body: string }
+      | undefined;
+    return ev ? (JSON.parse(ev.body) as Entry) : null;
+  }
+
   latestCheckpoint(): Checkpoint | null {
     const row = this.db.prepare("SELECT body FROM ledger_checkpoints ORDER BY seq DESC LIMIT 1").get() as { body: string } | undefined;
     return row ? (JSON.parse(row.body) as Checkpoint) : null;
