@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../agent/log.js";
+import { NoneController } from "../../agent/drivers/none.js";
+import { StatusPoller, type ControllerEvent } from "../../agent/drivers/poller.js";
+import type { Controller, ControllerStatus, FaultCode, StateListener } from "../../agent/drivers/types.js";
+import { FakeTime } from "./fake-time.js";
+
+// A one-part unit test: the poller against a scripted controller and fake time.
+function scripted(time: FakeTime, script: Array<Partial<ControllerStatus> | Error>): Controller {
+  const listeners = new Set<StateListener>();
+  let i = 0;
+  const fail = async (): Promise<never> => {
+    throw new Error("not used");
+  };
+  return {
+    driver: "scripted",
+    port: "test://",
+    start: async () => undefined,
+    stop: async () => undefined,
+    probe: fail,
+    setBrightness: fail,
+    setBlackout: fail,
+    setPattern: fail,
+    onState: (l) => {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    status: async () => {
+      const step = script[Math.min(i++, script.length - 1)];
+      if (step instanceof Error) throw step;
+      const status: ControllerStatus = { online: true, brightness: 80, blackout: false, pattern: "off", temperatureC: 40, faults: [], detail: "", readAt: time.now(), ...step };
+      for (const l of listeners) l(status);
+      return status;
+    },
+  };
+}
+
+function poller(time: FakeTime, controller: Controller, events: ControllerEvent[]): StatusPoller {
+  return new StatusPoller({ controller, log: silentLogger(), clock: time, timers: time, intervalMs: 10_000, onEvent: (e) => events.push(e) });
+}
+
+describe("StatusPoller", () => {
+  it("stamps a verified screen state from a good read, and an unverified one before any read", async () => {
+    const time = new FakeTime();
+    const p = poller(time, scripted(time, [{}]), []);
+    expect(p.screenState()).toEqual({ verified: false, online: false, brightness: null, blackout: null });
+    await p.pollOnce();
+    expect(p.screenState()).toEqual({ verified: true, online: true, brightness: 80, blackout: false });
+  });
+
+  it("raises a fault event per new fault code and a recovery when they clear", async () => {
+    const time = new FakeTime();
+    const events: ControllerEvent[] = [];
+    const faulty = (faults: FaultCode[], extra: Partial<ControllerStatus> = {}): Partial<ControllerStatus> => ({ faults, ...extra });
+    const p = poller(time, scripted(time, [{}, faulty(["card.silent"], { brightness: null, blackout: null }), faulty(["card.silent", "temperature.high"]), faulty(["card.silent", "temperature.high"]), {}]), events);
+    p.start();
+    for (let i = 0; i < 5; i++) await time.advance(10_000);
+    await p.stop();
+    expect(events.map((e) => (e.type === "controller.fault" ? `fault ${e.newFaults}` : `recovered ${e.cleared}`))).toEqual([
+      "fault card.silent",
+      "fault temperature.high",
+      "recovered card.silent,temperature.high",
+    ]);
+  });
+
+  it("marks the screen unverified while a card is silent (brightness unread)", async () => {
+    const time = new FakeTime();
+    const p = poller(time, scripted(time, [{ faults: ["card.silent"], brightness: null, blackout: null }]), []);
+    await p.pollOnce();
+    expect(p.screenState().verified).toBe(false);
+  });
+
+  it("stops vouching for a state that has gone stale", async () => {
+    const time = new FakeTime();
+    const p = poller(time, scripted(time, [{}]), []);
+    await p.pollOnce();
+    time.set(time.now() + 25_001);
+    expect(p.screenState()).toMatchObject({ verified: false, online: true, brightness: 80 });
+  });
+
+  it("survives a driver whose status() throws, and keeps polling", async () => {
+    const time = new FakeTime();
+    const p = poller(time, scripted(time, [new Error("driver bug"), {}]), []);
+    p.start();
+    await time.advance(0);
+    expect(p.status).toBeNull();
+    await time.advance(10_000);
+    expect(p.screenState().verified).toBe(true);
+    await p.stop();
+  });
+
+  it("with the none driver: never verified, no faults", async () => {
+    const time = new FakeTime();
+    const events: ControllerEvent[] = [];
+    const p = poller(time, new NoneController({ clock: time }), events);
+    await p.pollOnce();
+    expect(p.screenState()).toEqual({ verified: false, online: false, brightness: null, blackout: null });
+    expect(events).toEqual([]);
+    await expect(new NoneController().setBrightness()).rejects.toThrow(/no controller configured/);
+  });
+});
