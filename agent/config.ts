@@ -53,13 +53,21 @@ export const configSchema = z
         port: controllerPort.optional(),
         pollIntervalS: z.number().min(1).max(3600).default(10),
         timeoutMs: z.number().int().min(50).max(60_000).default(1000),
+        /** Sending unit in the daisy chain (NovaStar dst). */
+        unit: z.number().int().min(0).max(254).default(0),
+        /** Receiving cards whose state and temperature are read; the first stands for the screen. */
+        monitoredCards: z
+          .array(z.object({ port: z.number().int().min(0).max(3), board: z.number().int().min(0).max(0xfffe) }).strict())
+          .min(1)
+          .default([{ port: 0, board: 0 }]),
+        temperatureLimitC: z.number().min(20).max(150).default(75),
       })
       .strict()
       .refine((c) => c.driver === "none" || c.port !== undefined, {
         message: "a port (serial:///dev/ttyUSB0?baud=115200 or tcp://host:5200) when a driver is set",
         path: ["port"],
       })
-      .default({ driver: "none", pollIntervalS: 10, timeoutMs: 1000 }),
+      .default({ driver: "none", pollIntervalS: 10, timeoutMs: 1000, unit: 0, monitoredCards: [{ port: 0, board: 0 }], temperatureLimitC: 75 }),
     player: z
       .object({
         backend: z.enum(["mpv"]).default("mpv"),
