@@ -1,6 +1,7 @@
 // The agent's config (spec/cli.md): a YAML file, overridden key by key by LEDAGENT_* variables,
 // validated by one zod schema from which the TypeScript types come.
 import { readFileSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
 
@@ -15,6 +16,10 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
+// Relative paths would depend on where a command happens to run: a technician in the wrong
+// directory would get an empty ledger, not the device's.
+const absolutePath = z.string().refine((p) => isAbsolute(p), "an absolute path");
+
 const controllerPort = z
   .string()
   .regex(/^(serial:\/\/\/.+|tcp:\/\/[^/:]+:\d{1,5}\/?)$/, "a serial:///dev/… or tcp://host:port URL");
@@ -22,8 +27,8 @@ const controllerPort = z
 export const configSchema = z
   .object({
     screenId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "1–64 letters, digits, '.', '_' or '-'"),
-    dataDir: z.string().min(1).default("/var/lib/ledagent"),
-    runDir: z.string().min(1).default("/run/ledagent"),
+    dataDir: absolutePath.default("/var/lib/ledagent"),
+    runDir: absolutePath.default("/run/ledagent"),
     timezone: z.string().refine(isTimeZone, "an IANA time zone such as Asia/Shanghai").default("UTC"),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
     panel: z

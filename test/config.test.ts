@@ -79,6 +79,7 @@ describe("config", () => {
     ["a bad URL", GOOD.replace("mqtts://broker.example:8883", "broker.example"), /mqtt\.url: "broker.example": expected an mqtt/],
     ["a bad controller port", GOOD.replace("serial:///dev/ttyUSB0?baud=115200", "COM3"), /controller\.port: "COM3": expected a serial/],
     ["a driver without a port", GOOD.replace(', port: "serial:///dev/ttyUSB0?baud=115200"', ""), /controller\.port: missing: expected a port/],
+    ["a relative data directory", GOOD.replace("dataDir: /var/lib/ledagent", "dataDir: ./data"), /dataDir: "\.\/data": expected an absolute path/],
     ["an unknown time zone", GOOD.replace("Asia/Shanghai", "Mars/Olympus"), /timezone: "Mars\/Olympus": expected an IANA time zone/],
     ["malformed YAML", "screenId: [unclosed\n", /not valid YAML at line/],
     ["a list at the top level", "- a\n- b\n", /expected a mapping of keys at the top level/],

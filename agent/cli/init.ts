@@ -1,11 +1,12 @@
 // `ledagent init`, `keys init|show`, `note`: setting a device up and the technician's log.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { configPath, parseConfig } from "../config.js";
 import { createKeyFiles, KeyError, loadPrivateKey, publicKeyPem } from "../crypto/index.js";
 import { agentPaths } from "../paths.js";
 import { openLedger } from "../proofs/index.js";
+import { writeFileDurably } from "../store/index.js";
 import { action, cliConfig, CliError, globalOptions } from "./common.js";
 
 interface InitOptions {
@@ -21,6 +22,7 @@ interface InitOptions {
   controller: string;
   headless?: boolean;
   force?: boolean;
+  newKey?: boolean;
 }
 
 // "key: value" with its comment aligned, as a person would write it.
@@ -85,13 +87,6 @@ function configText(o: InitOptions, width: number, height: number): string {
   ].join("\n");
 }
 
-function writeAtomically(path: string, text: string, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode });
-  renameSync(tmp, path);
-}
-
 function runInit(o: InitOptions, cmd: Command): void {
   const file = resolve(configPath(globalOptions(cmd).config));
   const panel = /^(\d+)x(\d+)$/.exec(o.panel);
@@ -100,12 +95,15 @@ function runInit(o: InitOptions, cmd: Command): void {
   const config = parseConfig(text, {}, file); // what we write must load, and be checked now
   if (existsSync(file) && !o.force) throw new CliError(`${file} already exists; use --force to replace it`);
   const paths = agentPaths(config);
-  if (existsSync(paths.deviceKey) && !o.force) {
-    throw new CliError(`a device key already exists at ${paths.deviceKey}; replacing it orphans every proof it signed (use --force to replace it anyway)`);
+  const keyExists = existsSync(paths.deviceKey);
+  if (keyExists && !o.force) {
+    throw new CliError(`a device key already exists at ${paths.deviceKey}; replacing it orphans every proof it signed (--force keeps it and rewrites the config; --force --new-key replaces it)`);
   }
-  createKeyFiles(paths.deviceKey, paths.devicePublicKey, { force: o.force });
-  writeAtomically(file, text, 0o640);
-  process.stdout.write(`config: ${file}\ndevice public key: ${paths.devicePublicKey}\n\n${readFileSync(paths.devicePublicKey, "utf8")}`);
+  // --force alone is for redoing the config: the key, and every proof it signed, stays valid.
+  const keepKey = keyExists && !o.newKey;
+  const pub = keepKey ? publicKeyPem(loadPrivateKey(paths.deviceKey).publicKey) : publicKeyPem(createKeyFiles(paths.deviceKey, paths.devicePublicKey, { force: true }).publicKey);
+  writeFileDurably(file, text, 0o640);
+  process.stdout.write(`config: ${file}\ndevice key: ${paths.deviceKey} (${keepKey ? "kept" : "new"})\n\n${pub}`);
 }
 
 export function registerInitCommands(program: Command): void {
@@ -123,7 +121,8 @@ export function registerInitCommands(program: Command): void {
     .option("--ops-public-key <file>", "PEM public key that signs schedules and commands")
     .option("--controller <url|none>", "serial:///dev/ttyUSB0?baud=115200, tcp://host:5200 or none", "none")
     .option("--headless", "play without a display (tests, servers)")
-    .option("--force", "replace an existing config and device key")
+    .option("--force", "replace an existing config (the device key is kept)")
+    .option("--new-key", "with --force: also replace the device key (orphans every proof it signed)")
     .action(action((o: InitOptions, cmd: Command) => runInit(o, cmd)));
 
   const keys = program.command("keys").description("the device key that signs every proof");

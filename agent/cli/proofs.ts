@@ -1,5 +1,5 @@
 // `ledagent proofs export | verify | head | at`: the ledger for customers, auditors and technicians.
-import { createWriteStream, readFileSync, renameSync, rmSync } from "node:fs";
+import { closeSync, createWriteStream, fsyncSync, openSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { finished } from "node:stream/promises";
 import type { Writable } from "node:stream";
 import type { Command } from "commander";
@@ -14,6 +14,7 @@ import {
   type Entry,
   type ExportFilter,
 } from "../proofs/index.js";
+import { tempPathBeside } from "../store/index.js";
 import { action, cliConfig, CliError } from "./common.js";
 
 /** "now", an RFC 3339 time, or a local date/time read in `timezone`, as a UTC ISO string. */
@@ -29,16 +30,21 @@ async function withOutput(out: string | undefined, fn: (stream: Writable) => Pro
     await fn(process.stdout);
     return;
   }
-  // Write beside the target, then rename: a reader never sees half an export.
-  const tmp = `${out}.partial-${process.pid}`;
-  const stream = createWriteStream(tmp, { mode: 0o640 });
+  // Write to a fresh temp file beside the target (O_EXCL: never a planted file or a symlink),
+  // fsync, then rename: a reader never sees half an export, nor a power cut a torn one.
+  const tmp = tempPathBeside(out);
+  const fd = openSync(tmp, "wx", 0o640);
+  const stream = createWriteStream("", { fd, autoClose: false });
   try {
     await fn(stream);
     stream.end();
     await finished(stream);
+    fsyncSync(fd);
+    closeSync(fd);
     renameSync(tmp, out);
   } catch (err) {
     stream.destroy();
+    closeSync(fd);
     rmSync(tmp, { force: true });
     throw err;
   }
@@ -123,7 +129,9 @@ export function registerProofsCommands(program: Command): void {
         try {
           result = await verifyFile(file, { publicKey, head });
         } catch (err) {
-          throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === undefined) throw err;
+          throw new CliError(`cannot read ${file}: ${code}`);
         }
         if (!result.ok) throw new CliError(result.message);
         process.stdout.write(`${result.summary}\n`);

@@ -1,8 +1,8 @@
 // Ed25519 keys and signatures over canonical JSON, with node:crypto. Key objects are loaded once
 // and kept; the private key file is created 0600 and its contents never leave this module.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { writeFileDurably } from "../store/durable-file.js";
 import { canonicalBytes } from "./canonical.js";
 
 export class KeyError extends Error {
@@ -28,24 +28,27 @@ export function createKeyFiles(privatePath: string, publicPath: string, opts: { 
     throw new KeyError(`a device key already exists at ${privatePath}; replacing it orphans every proof it signed (use --force to replace it anyway)`);
   }
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  mkdirSync(dirname(privatePath), { recursive: true, mode: 0o700 });
-  const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
-  writeFileSync(privatePath, pem, { mode: 0o600 });
-  chmodSync(privatePath, 0o600); // an existing file keeps its old mode on overwrite
-  mkdirSync(dirname(publicPath), { recursive: true });
-  writeFileSync(publicPath, publicKeyPem(publicKey), { mode: 0o644 });
+  writeFileDurably(privatePath, privateKey.export({ type: "pkcs8", format: "pem" }).toString(), 0o600);
+  writeFileDurably(publicPath, publicKeyPem(publicKey), 0o644);
   return { privateKey, publicKey };
 }
 
 export function loadPrivateKey(path: string): KeyPair {
   let pem: Buffer;
+  let mode: number;
+  let fd: number;
   try {
-    pem = readFileSync(path);
+    fd = openSync(path, "r");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new KeyError(code === "ENOENT" ? `no device key at ${path} (create it with \`ledagent keys init\`)` : `cannot read device key ${path}: ${code ?? (err as Error).message}`);
   }
-  const mode = statSync(path).mode & 0o777;
+  try {
+    mode = fstatSync(fd).mode & 0o777; // the file read is the file checked
+    pem = readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   if ((mode & 0o077) !== 0) {
     throw new KeyError(`device key ${path} is readable by others (mode ${mode.toString(8)}); run chmod 600 on it`);
   }
@@ -60,6 +63,11 @@ export function loadPrivateKey(path: string): KeyPair {
 }
 
 export function parsePublicKey(pem: string | Buffer, source = "public key"): KeyObject {
+  // createPublicKey also accepts a private key (deriving its public half): refuse it, so no one
+  // is ever asked to copy a device's private key off the device to verify its proofs.
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem.toString())) {
+    throw new KeyError(`${source} is a PRIVATE key; verify with the public key (\`ledagent keys show\`) and keep the private key on the device`);
+  }
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
@@ -87,8 +95,14 @@ export function signCanonical(value: unknown, privateKey: KeyObject): string {
 
 const BASE64 = /^[A-Za-z0-9+/]{86}==$/;
 
-/** True when `sig` (base64, padded) is a valid Ed25519 signature over canonical(value). */
+/**
+ * True when `sig` is a valid Ed25519 signature over canonical(value), in canonical base64: the
+ * unused low bits of the last character must be zero, or one signature would have several
+ * spellings, and so an entry several hashes.
+ */
 export function verifyCanonical(value: unknown, sig: unknown, publicKey: KeyObject): boolean {
   if (typeof sig !== "string" || !BASE64.test(sig)) return false;
-  return verify(null, canonicalBytes(value), publicKey, Buffer.from(sig, "base64"));
+  const bytes = Buffer.from(sig, "base64");
+  if (bytes.toString("base64") !== sig) return false;
+  return verify(null, canonicalBytes(value), publicKey, bytes);
 }

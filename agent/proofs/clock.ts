@@ -23,8 +23,8 @@ function readBootId(): string {
   }
 }
 
-// systemd-timesyncd touches this file once the clock is synchronised; chrony and ntpd users can
-// point LEDAGENT_CLOCK_SYNC_FILE at whatever their setup maintains.
+// systemd-timesyncd touches this file once the clock is synchronised. Hosts on chrony or ntpd
+// pass their own marker through `syncMarkers`; without one, entries honestly say synced: false.
 const SYNC_MARKERS = ["/run/systemd/timesync/synchronized"];
 
 export function systemClock(opts: { syncMarkers?: string[]; recheckMs?: number } = {}): ClockSource {

@@ -1,5 +1,6 @@
 export { fixedClock, systemClock, type ClockSource } from "./clock.js";
-export { entryHash, entryShapeProblem, entrySignatureValid, isStub, signEntry, type SignedEntry } from "./entry.js";
+export { entryHash, entrySignatureValid, isStub, signEntry, type SignedEntry } from "./entry.js";
+export { appendProblem, entrySchema, entryShapeProblem, playSchema } from "./schema.js";
 export { exportCsv, exportJsonl, isFiltered, type ExportFilter, type ExportResult } from "./export.js";
 export { Ledger, LedgerError, LedgerReader, type Head, type LedgerDeps, type TimeRange } from "./ledger.js";
 export { openLedger, openLedgerReader, type OpenedLedger } from "./open.js";

@@ -8,6 +8,7 @@ import { migrate, type Db } from "../store/index.js";
 import type { ClockSource } from "./clock.js";
 import { sha256Hex, signEntry } from "./entry.js";
 import { ledgerMigrations } from "./migrations.js";
+import { appendProblem } from "./schema.js";
 import { GENESIS_PREV, type AppendInput, type Checkpoint, type Entry, type EventEntry, type EventType, type PlayEntry } from "./types.js";
 
 export interface LedgerDeps {
@@ -121,6 +122,15 @@ export class Ledger extends LedgerReader {
 
   constructor(private readonly deps: LedgerDeps) {
     super(deps.db);
+    // One ledger, one screen: entries under a new id would fail every verification after them.
+    const last = this.db.prepare("SELECT body FROM ledger_entries ORDER BY seq DESC LIMIT 1").get() as { body: string } | undefined;
+    const screen = last ? (JSON.parse(last.body) as Entry).screen : deps.screenId;
+    if (screen !== deps.screenId) {
+      throw new LedgerError(
+        `this ledger belongs to screen ${JSON.stringify(screen)} but the config says ${JSON.stringify(deps.screenId)}; ` +
+          "a renamed screen needs a new data directory (keep the old ledger for its proofs)",
+      );
+    }
     this.insert = this.db.prepare(
       "INSERT INTO ledger_entries (seq, kind, at, t, type, customer, campaign, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
@@ -157,6 +167,9 @@ export class Ledger extends LedgerReader {
 
   /** Appends one entry; it is committed to disk when this returns. */
   append(input: AppendInput): Entry {
+    // Never commit what a verifier would reject: a bad entry could not be removed afterwards.
+    const problem = appendProblem(input);
+    if (problem) throw new LedgerError(`ledger append refused: ${problem}`);
     let entry: Entry;
     try {
       entry = this.appendTx.immediate(input);

@@ -27,7 +27,7 @@ export function openLedger(config: Pick<Config, "dataDir" | "runDir" | "screenId
 
 /** Read-only use (exports, reports): needs no key. */
 export function openLedgerReader(config: Pick<Config, "dataDir" | "runDir">): { reader: LedgerReader; close(): void } {
-  const db = openDatabase(agentPaths(config).database);
+  const db = openDatabase(agentPaths(config).database, { mustExist: true });
   try {
     return { reader: new LedgerReader(db), close: () => db.close() };
   } catch (err) {

@@ -5,7 +5,9 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { canonicalString, verifyCanonical } from "../crypto/index.js";
-import { entryShapeProblem, entrySignatureValid, isStub, sha256Hex } from "./entry.js";
+import { entrySignatureValid, isStub, sha256Hex } from "./entry.js";
+import { duplicateKey } from "./json-keys.js";
+import { entryShapeProblem } from "./schema.js";
 import { GENESIS_PREV, type Checkpoint, type Entry } from "./types.js";
 
 export type VerifyFailureReason =
@@ -74,7 +76,13 @@ function checkHead(head: unknown, publicKey: KeyObject): Checkpoint {
     stop("bad head", null, 0, "the head is not { screen, seq, hash, at, sig }");
   }
   const { sig, ...unsigned } = h as Checkpoint;
-  if (!verifyCanonical(unsigned, sig, publicKey)) stop("bad head", null, 0, "the head's signature does not verify with this key");
+  let valid = false;
+  try {
+    valid = verifyCanonical(unsigned, sig, publicKey);
+  } catch (err) {
+    stop("bad head", null, 0, `the head cannot be canonicalised: ${(err as Error).message}`);
+  }
+  if (!valid) stop("bad head", null, 0, "the head's signature does not verify with this key");
   return h as Checkpoint;
 }
 
@@ -100,16 +108,30 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
   // A seq that jumped ahead: a gap, unless the missing seq turns up next (then a reorder).
   let pendingGap: { expected: number; got: number; line: number } | null = null;
 
-  for await (const raw of lines) {
+  for await (const text of lines) {
     lineNo++;
+    // An editor may have saved the export with a byte-order mark; it is not part of the JSON.
+    const raw = lineNo === 1 && text.startsWith("\uFEFF") ? text.slice(1) : text;
     const expected = prev ? prev.seq + 1 : null;
-    if (raw.length > MAX_LINE) stop("malformed", expected, lineNo, `line ${lineNo} is longer than ${MAX_LINE} bytes`);
+    if (raw.length > MAX_LINE) stop("malformed", expected, lineNo, `line ${lineNo} is longer than ${MAX_LINE} characters`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
     } catch {
-      stop("malformed", expected, lineNo, `line ${lineNo} is not JSON`);
+      stop("malformed", pendingGap?.expected ?? expected, pendingGap?.line ?? lineNo, `line ${lineNo} is not JSON`);
     }
+    const claimed = (parsed as { seq?: unknown } | null)?.seq;
+    const claimedSeq = Number.isSafeInteger(claimed) && (claimed as number) >= 1 ? (claimed as number) : null;
+
+    // A seq that jumped ahead on the line before: the missing one turning up now is a reorder,
+    // anything else makes it a gap, and either comes before whatever is wrong with this line.
+    if (pendingGap) {
+      if (claimedSeq === pendingGap.expected) stop("reorder", claimedSeq, lineNo, `seq ${claimedSeq} appears after seq ${pendingGap.got}`);
+      stop("gap", pendingGap.expected, pendingGap.line, `seq ${pendingGap.expected} is missing (seq ${pendingGap.got} follows seq ${pendingGap.expected - 1})`);
+    }
+    const dup = duplicateKey(raw);
+    if (dup !== null) stop("malformed", claimedSeq ?? expected, lineNo, `line ${lineNo} has the field ${JSON.stringify(dup)} twice`);
+
     let seq: number;
     let hash: string;
     if (isStub(parsed)) {
@@ -117,19 +139,15 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
       hash = parsed.hash;
     } else {
       const problem = entryShapeProblem(parsed);
-      const claimed = (parsed as { seq?: unknown } | null)?.seq;
-      if (problem) stop("malformed", Number.isSafeInteger(claimed) ? (claimed as number) : expected, lineNo, `line ${lineNo}: ${problem}`);
-      const entry = parsed as Entry;
-      seq = entry.seq;
-      hash = sha256Hex(canonicalString(entry));
+      if (problem) stop("malformed", claimedSeq ?? expected, lineNo, `line ${lineNo}: ${problem}`);
+      seq = (parsed as Entry).seq;
+      try {
+        hash = sha256Hex(canonicalString(parsed));
+      } catch (err) {
+        stop("malformed", seq, lineNo, `line ${lineNo}: ${(err as Error).message}`);
+      }
     }
 
-    if (pendingGap) {
-      if (seq === pendingGap.expected) {
-        stop("reorder", seq, lineNo, `seq ${seq} appears after seq ${pendingGap.got}`);
-      }
-      stop("gap", pendingGap.expected, pendingGap.line, `seq ${pendingGap.expected} is missing (seq ${pendingGap.got} follows seq ${pendingGap.expected - 1})`);
-    }
     if (prev) {
       if (seq === prev.seq) stop("duplicate", seq, lineNo, `seq ${seq} appears twice`);
       if (seq < prev.seq) stop("reorder", seq, lineNo, `seq ${seq} appears after seq ${prev.seq}`);
@@ -144,11 +162,13 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
 
     if (!isStub(parsed)) {
       const entry = parsed as Entry;
-      if (screen === null) screen = entry.screen;
-      else if (entry.screen !== screen) stop("screen mismatch", seq, lineNo, `entry is from screen ${JSON.stringify(entry.screen)}, expected ${JSON.stringify(screen)}`);
       if (!entrySignatureValid(entry, opts.publicKey)) {
         stop("bad signature", seq, lineNo, "the signature does not verify with this key (the entry was altered, or it was signed by another device)");
       }
+      if (screen === null) screen = entry.screen;
+      else if (head && whole === 0 && entry.screen !== head.screen) {
+        stop("bad head", null, 0, `the head is for screen ${JSON.stringify(head.screen)}, the export for ${JSON.stringify(entry.screen)}`);
+      } else if (entry.screen !== screen) stop("screen mismatch", seq, lineNo, `entry is from screen ${JSON.stringify(entry.screen)}, expected ${JSON.stringify(screen)}`);
       const wantPrev = prev ? prev.hash : seq === 1 ? GENESIS_PREV : null;
       if (wantPrev !== null && entry.prev !== wantPrev) {
         stop("broken link", seq, lineNo, prev ? `prev does not match the hash of seq ${prev.seq}` : "seq 1 must link to 64 zeros");
@@ -168,6 +188,8 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
     stop("gap", pendingGap.expected, pendingGap.line, `seq ${pendingGap.expected} is missing (seq ${pendingGap.got} follows seq ${pendingGap.expected - 1})`);
   }
   if (!prev) stop("empty", null, 0, "the export holds no entries");
+  // Stubs state hashes anyone could write: without one signed entry nothing is proved.
+  if (whole === 0) stop("empty", null, 0, "the export holds no signed entry, only stubs");
   if (head && !headSeen) {
     if (prev.seq < head.seq) {
       stop("truncated", prev.seq + 1, 0, `the export ends at seq ${prev.seq} but the signed head is at seq ${head.seq}`);

@@ -2,7 +2,7 @@
 // WAL database otherwise falls back to NORMAL in better-sqlite3's build), a busy timeout, an
 // integrity check, and numbered migrations kept per part so parts never edit each other's lists.
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 
 export type Db = Database.Database;
@@ -25,16 +25,21 @@ export class StoreError extends Error {
 export interface OpenOptions {
   readonly?: boolean;
   busyTimeoutMs?: number;
+  /** Fail rather than create a new, empty database (readers: a wrong path must not look like an empty ledger). */
+  mustExist?: boolean;
   /** Skip `quick_check` (only for throwaway databases in benchmarks). */
   skipCheck?: boolean;
 }
 
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
-  if (!opts.readonly && path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (!opts.readonly && !opts.mustExist && path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   let db: Db;
   try {
-    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: (opts.readonly || opts.mustExist) ?? false });
   } catch (err) {
+    if (opts.mustExist && !existsSync(path)) {
+      throw new StoreError(`no database at ${path} (is dataDir right? \`ledagent init\` creates one)`);
+    }
     throw new StoreError(`cannot open database ${path}: ${(err as Error).message}`);
   }
   try {
@@ -55,26 +60,40 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
   return db;
 }
 
-/** Applies `part`'s migrations above its recorded version, each in its own transaction. */
+/**
+ * Applies `part`'s migrations above its recorded version. Reading the version and applying run in
+ * one IMMEDIATE transaction, so two processes opening a new database at once (the daemon and a
+ * technician's command) cannot both apply the same migration.
+ */
 export function migrate(db: Db, part: string, migrations: readonly Migration[]): number {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    part TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,
-    PRIMARY KEY (part, version))`);
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
   sorted.forEach((m, i) => {
     if (m.version !== i + 1) throw new StoreError(`${part} migrations must be numbered 1, 2, 3 …; found ${m.version} at position ${i + 1}`);
   });
-  const row = db.prepare("SELECT MAX(version) AS v FROM schema_migrations WHERE part = ?").get(part) as { v: number | null };
-  const current = row.v ?? 0;
-  if (current > sorted.length) {
-    throw new StoreError(`${part} schema is at version ${current}, newer than this agent knows (${sorted.length}); refusing to run an older agent on it`);
-  }
-  const record = db.prepare("INSERT INTO schema_migrations (part, version, name, applied_at) VALUES (?, ?, ?, ?)");
-  for (const m of sorted.slice(current)) {
-    db.transaction(() => {
+  const apply = db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      part TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,
+      PRIMARY KEY (part, version))`);
+    const row = db.prepare("SELECT MAX(version) AS v FROM schema_migrations WHERE part = ?").get(part) as { v: number | null };
+    const current = row.v ?? 0;
+    if (current > sorted.length) {
+      throw new StoreError(`${part} schema is at version ${current}, newer than this agent knows (${sorted.length}); refusing to run an older agent on it`);
+    }
+    const record = db.prepare("INSERT INTO schema_migrations (part, version, name, applied_at) VALUES (?, ?, ?, ?)");
+    for (const m of sorted.slice(current)) {
       db.exec(m.sql);
       record.run(part, m.version, m.name, new Date().toISOString());
-    })();
-  }
+    }
+  });
+  // Up to date already (the common case): a read is enough, no write lock needed.
+  if (isCurrent(db, part, sorted.length)) return sorted.length;
+  apply.immediate();
   return sorted.length;
+}
+
+function isCurrent(db: Db, part: string, version: number): boolean {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  if (!exists) return false;
+  const row = db.prepare("SELECT MAX(version) AS v FROM schema_migrations WHERE part = ?").get(part) as { v: number | null };
+  return row.v === version;
 }

@@ -1,1 +1,2 @@
 export { openDatabase, migrate, StoreError, type Db, type Migration, type OpenOptions } from "./database.js";
+export { fsyncDirectory, tempPathBeside, writeFileDurably } from "./durable-file.js";

@@ -47,6 +47,32 @@ describe("ledagent init, keys, note, proofs", () => {
     expect(readFileSync(join(dataDir, "keys", "device.key")).equals(before)).toBe(true);
   });
 
+  it("init --force redoes the config but keeps the key; --new-key replaces it", async () => {
+    const key = join(dataDir, "keys", "device.key");
+    const before = readFileSync(key);
+    const base = ["init", "--screen", "sz-test-001", "--data-dir", dataDir, "--run-dir", join(tmp.dir, "run"), "--timezone", "Asia/Shanghai"];
+    const redo = await cli([...base, "--panel", "1008x144", "--force"]);
+    expect(redo.code).toBe(0);
+    expect(redo.stdout).toMatch(/device key: .* \(kept\)/);
+    expect(readFileSync(key).equals(before)).toBe(true);
+    const other = join(tmp.dir, "other.yaml");
+    const fresh = await runCli([...base, "--data-dir", join(tmp.dir, "data2"), "--force", "--new-key"], { env: { LEDAGENT_CONFIG: other } });
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).toMatch(/device key: .* \(new\)/);
+  });
+
+  it("verify refuses a private key given as --key", async () => {
+    const r = await cli(["proofs", "verify", "--key", join(dataDir, "keys", "device.key"), "-"], "{}\n");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is a PRIVATE key; verify with the public key/);
+  });
+
+  it("export from a data directory with no ledger fails instead of exporting nothing", async () => {
+    const r = await runCli(["proofs", "export"], { env: { LEDAGENT_CONFIG: config, LEDAGENT_DATA_DIR: join(tmp.dir, "empty") } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no database at .*empty.*is dataDir right/);
+  });
+
   it("note commits a signed technician.note; export and verify agree", async () => {
     expect((await cli(["note", "replaced", "module", "3"])).stdout).toBe("noted as seq 1\n");
     expect((await cli(["note", "--by", "Wang", "cleaned the panel"])).stdout).toBe("noted as seq 2\n");

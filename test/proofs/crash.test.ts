@@ -80,6 +80,18 @@ describe("crash safety", () => {
     expect(everAcknowledged).toBeGreaterThan(kills); // the kills did land while appends were going on
   }, 120_000);
 
+  it("two processes opening a brand-new ledger at once both migrate it safely", async () => {
+    const fresh = tempDir();
+    try {
+      createKeyFiles(join(fresh.dir, "keys", "device.key"), join(fresh.dir, "keys", "device.pub.pem"));
+      const [a, b] = await Promise.all([runWorker(fresh.dir, { count: 20 }), runWorker(fresh.dir, { count: 20 })]);
+      expect(a.acknowledged.size + b.acknowledged.size).toBe(40);
+      expect((await checkLedger(fresh.dir, join(fresh.dir, "keys", "device.pub.pem"))).head).toBe(40);
+    } finally {
+      fresh.cleanup();
+    }
+  }, 60_000);
+
   it("two processes appending at once make one contiguous, verifying chain", async () => {
     const before = (await checkLedger(tmp.dir, pubPath)).head;
     const [a, b] = await Promise.all([runWorker(tmp.dir, { count: 60 }), runWorker(tmp.dir, { count: 60 })]);

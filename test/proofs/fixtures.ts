@@ -36,6 +36,7 @@ export interface TestLedger {
   db: Db;
   ledger: Ledger;
   publicKey: KeyObject;
+  privateKey: KeyObject;
   clock: ReturnType<typeof fixedClock>;
 }
 
@@ -44,7 +45,7 @@ export function makeLedger(dir: string, screenId = "sz-nanshan-001"): TestLedger
   const db = openDatabase(join(dir, "ledagent.db"));
   const clock = fixedClock(new Date("2026-12-01T00:00:00Z"));
   const ledger = new Ledger({ db, screenId, keys, clock });
-  return { db, ledger, publicKey: keys.publicKey, clock };
+  return { db, ledger, publicKey: keys.publicKey, privateKey: keys.privateKey, clock };
 }
 
 /** A small mixed ledger: two customers' plays interleaved with events. */

@@ -49,8 +49,13 @@ describe("verify catches tampering", () => {
   });
 
   it("an edited play (status) is a bad signature at its seq", async () => {
-    lines[4] = edit(lines[4], (x) => ((x.play as Record<string, unknown>).status = "completed_x"));
+    lines[4] = edit(lines[4], (x) => ((x.play as Record<string, unknown>).status = "failed"));
     expect(await failure(lines)).toMatchObject({ reason: "bad signature", seq: 5 });
+  });
+
+  it("a play with a status the format does not know is malformed", async () => {
+    lines[4] = edit(lines[4], (x) => ((x.play as Record<string, unknown>).status = "done"));
+    expect(await failure(lines)).toMatchObject({ reason: "malformed", seq: 5 });
   });
 
   it("an edited time is a bad signature at its seq", async () => {
@@ -113,6 +118,22 @@ describe("verify catches tampering", () => {
   it("a relinked chain (prev rewritten without the key) is a bad signature", async () => {
     lines[6] = edit(lines[6], (x) => (x.prev = "f".repeat(64)));
     expect(await failure(lines)).toMatchObject({ reason: "bad signature", seq: 7 });
+  });
+
+  it("a head signed for another screen is a bad head, an entry forged onto another screen a bad signature", async () => {
+    const other = makeLedger(tmp.dir + "/other", "sz-other-002");
+    try {
+      // Same key, different screen: sign the other ledger's head with this ledger's key.
+      other.ledger.event("agent.started");
+      const otherHead = new (t.ledger.constructor as typeof import("../../agent/proofs/index.js").Ledger)({
+        db: other.db, screenId: "sz-other-002", keys: { privateKey: t.privateKey, publicKey: t.publicKey }, clock: t.clock,
+      }).checkpoint();
+      expect(await failure(lines, otherHead)).toMatchObject({ reason: "bad head", seq: null });
+    } finally {
+      other.db.close();
+    }
+    lines[0] = edit(lines[0], (x) => (x.screen = "sz-forged-003"));
+    expect(await failure(lines, t.ledger.checkpoint())).toMatchObject({ reason: "bad signature", seq: 1 });
   });
 
   it("a wrong key fails at the first entry", async () => {

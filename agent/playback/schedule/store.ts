@@ -2,9 +2,9 @@
 // it offline for weeks, and applyEnvelope(): the one way a new envelope takes effect, used by
 // `ledagent schedule load` and by the MQTT link alike.
 import type { KeyObject } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync } from "node:fs";
 import type { AppendInput } from "../../proofs/types.js";
+import { writeFileDurably } from "../../store/index.js";
 import { checkEnvelope } from "./envelope.js";
 import type { ScheduleDocument } from "./document.js";
 import { validateDocument } from "./validate.js";
@@ -57,23 +57,7 @@ export class ScheduleStore {
 
   /** Replaces the file atomically: a crash leaves the old schedule or the new one, never half. */
   save(stored: StoredSchedule): void {
-    const path = this.deps.path;
-    mkdirSync(dirname(path), { recursive: true });
-    const temp = `${path}.${process.pid}.tmp`;
-    writeFileSync(temp, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o644 });
-    const fd = openSync(temp, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
-    const dir = openSync(dirname(path), "r");
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    writeFileDurably(this.deps.path, `${JSON.stringify(stored, null, 2)}\n`, 0o644);
   }
 }
 
