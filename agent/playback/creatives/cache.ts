@@ -1,0 +1,186 @@
+// The creatives cache on disk: verified sources and their renditions, indexed in SQLite
+// (migration part "creatives"). File names come from hashes only — a source is named by its
+// SHA-256, a rendition by its source's SHA-256 and its profile key — never by URLs or ids.
+import { randomUUID } from "node:crypto";
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { canonicalSha256 } from "../../crypto/index.js";
+import { migrate, type Db, type Migration } from "../../store/index.js";
+import { sha256OfFile } from "./fetch.js";
+import type { MediaInfo, MediaKind, Rendition, RenditionProfile } from "./types.js";
+
+export const CREATIVES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "creative sources and renditions",
+    sql: `
+      CREATE TABLE creative_sources (
+        sha256 TEXT PRIMARY KEY, bytes INTEGER NOT NULL, info TEXT NOT NULL, added_at TEXT NOT NULL);
+      CREATE TABLE creative_renditions (
+        source_sha256 TEXT NOT NULL REFERENCES creative_sources(sha256) ON DELETE CASCADE,
+        profile_key TEXT NOT NULL, profile TEXT NOT NULL, sha256 TEXT NOT NULL, file TEXT NOT NULL,
+        kind TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, duration_ms INTEGER,
+        bytes INTEGER NOT NULL, created_at TEXT NOT NULL,
+        PRIMARY KEY (source_sha256, profile_key));`,
+  },
+];
+
+/** Short, stable name of everything that shapes a rendition. */
+export function profileKey(profile: RenditionProfile): string {
+  return canonicalSha256(profile).slice(0, 16);
+}
+
+export interface CacheDeps {
+  db: Db;
+  /** agentPaths(config).creativesDir */
+  dir: string;
+  now?: () => Date;
+}
+
+interface RenditionRow {
+  sha256: string;
+  file: string;
+  kind: MediaKind;
+  width: number;
+  height: number;
+  duration_ms: number | null;
+  bytes: number;
+}
+
+export interface EvictionResult {
+  removedFiles: number;
+  freedBytes: number;
+}
+
+function fileSize(path: string): number | null {
+  try {
+    return statSync(path).size;
+  } catch {
+    return null;
+  }
+}
+
+export class CreativeCache {
+  readonly sourcesDir: string;
+  readonly renditionsDir: string;
+  readonly stagingDir: string;
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: CacheDeps) {
+    migrate(deps.db, "creatives", CREATIVES_MIGRATIONS);
+    this.sourcesDir = join(deps.dir, "sources");
+    this.renditionsDir = join(deps.dir, "renditions");
+    this.stagingDir = join(deps.dir, "staging");
+    for (const d of [this.sourcesDir, this.renditionsDir, this.stagingDir]) mkdirSync(d, { recursive: true });
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  sourcePath(sha256: string): string {
+    return join(this.sourcesDir, sha256);
+  }
+
+  /** The stored source's probe, when its bytes are on disk and were inspected before. */
+  source(sha256: string): MediaInfo | null {
+    const row = this.deps.db.prepare("SELECT info, bytes FROM creative_sources WHERE sha256 = ?").get(sha256) as { info: string; bytes: number } | undefined;
+    if (!row || fileSize(this.sourcePath(sha256)) !== row.bytes) return null;
+    return JSON.parse(row.info) as MediaInfo;
+  }
+
+  /** Moves verified staging bytes into place (same file system: an atomic rename). */
+  adoptSourceFile(stagedPath: string, sha256: string): string {
+    const target = this.sourcePath(sha256);
+    renameSync(stagedPath, target);
+    return target;
+  }
+
+  recordSource(sha256: string, info: MediaInfo): void {
+    const bytes = statSync(this.sourcePath(sha256)).size;
+    this.deps.db
+      .prepare("INSERT INTO creative_sources (sha256, bytes, info, added_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET bytes = excluded.bytes, info = excluded.info")
+      .run(sha256, bytes, JSON.stringify(info), this.now().toISOString());
+  }
+
+  /** Drops a source that turned out not to decode, so it is not fitted again and again. */
+  forgetSource(sha256: string): void {
+    this.deps.db.prepare("DELETE FROM creative_sources WHERE sha256 = ?").run(sha256);
+    rmSync(this.sourcePath(sha256), { force: true });
+  }
+
+  /** A fresh path beside the renditions for ffmpeg to write to before it is adopted. */
+  scratchPath(extension: string): string {
+    return join(this.stagingDir, `render-${randomUUID()}.${extension}`);
+  }
+
+  renditionPath(sourceSha256: string, profile: RenditionProfile, extension: string): string {
+    return join(this.renditionsDir, `${sourceSha256}-${profileKey(profile)}.${extension}`);
+  }
+
+  /**
+   * The cached rendition, re-hashed so that what the proof names is what is on disk;
+   * a file gone or changed drops the entry (it is fitted again).
+   */
+  async rendition(sourceSha256: string, profile: RenditionProfile): Promise<Rendition | null> {
+    const key = profileKey(profile);
+    const row = this.deps.db
+      .prepare("SELECT sha256, file, kind, width, height, duration_ms, bytes FROM creative_renditions WHERE source_sha256 = ? AND profile_key = ?")
+      .get(sourceSha256, key) as RenditionRow | undefined;
+    if (!row) return null;
+    const path = join(this.renditionsDir, row.file);
+    const intact = fileSize(path) === row.bytes && (await sha256OfFile(path)) === row.sha256;
+    if (!intact) {
+      this.deps.db.prepare("DELETE FROM creative_renditions WHERE source_sha256 = ? AND profile_key = ?").run(sourceSha256, key);
+      rmSync(path, { force: true });
+      return null;
+    }
+    return { kind: row.kind, path, sha256: row.sha256, bytes: row.bytes, width: row.width, height: row.height, durationMs: row.duration_ms };
+  }
+
+  /** Moves a checked rendition into place and indexes it. */
+  adoptRendition(scratch: string, sourceSha256: string, profile: RenditionProfile, extension: string, rendition: Omit<Rendition, "path">): Rendition {
+    const path = this.renditionPath(sourceSha256, profile, extension);
+    renameSync(scratch, path);
+    this.deps.db
+      .prepare(
+        `INSERT INTO creative_renditions (source_sha256, profile_key, profile, sha256, file, kind, width, height, duration_ms, bytes, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(source_sha256, profile_key) DO UPDATE SET sha256 = excluded.sha256, file = excluded.file, kind = excluded.kind,
+           width = excluded.width, height = excluded.height, duration_ms = excluded.duration_ms, bytes = excluded.bytes, created_at = excluded.created_at`,
+      )
+      .run(sourceSha256, profileKey(profile), JSON.stringify(profile), rendition.sha256, `${sourceSha256}-${profileKey(profile)}.${extension}`, rendition.kind, rendition.width, rendition.height, rendition.durationMs, rendition.bytes, this.now().toISOString());
+    return { ...rendition, path };
+  }
+
+  /**
+   * Frees everything the current schedule does not reference: sources not in `keep`,
+   * renditions of other sources or of another panel profile, stray staging and scratch files.
+   * A partial download of a kept creative stays, so it can resume.
+   */
+  evict(keep: ReadonlySet<string>, current: RenditionProfile): EvictionResult {
+    const db = this.deps.db;
+    const currentKey = profileKey(current);
+    const keptRenditions = new Set<string>();
+    const rows = db.prepare("SELECT source_sha256, profile_key, file FROM creative_renditions").all() as { source_sha256: string; profile_key: string; file: string }[];
+    const drop = db.prepare("DELETE FROM creative_renditions WHERE source_sha256 = ? AND profile_key = ?");
+    const dropSource = db.prepare("DELETE FROM creative_sources WHERE sha256 = ?");
+    db.transaction(() => {
+      for (const r of rows) {
+        if (keep.has(r.source_sha256) && r.profile_key === currentKey) keptRenditions.add(r.file);
+        else drop.run(r.source_sha256, r.profile_key);
+      }
+      const sources = db.prepare("SELECT sha256 FROM creative_sources").all() as { sha256: string }[];
+      for (const s of sources) if (!keep.has(s.sha256)) dropSource.run(s.sha256);
+    })();
+    const result: EvictionResult = { removedFiles: 0, freedBytes: 0 };
+    const remove = (path: string): void => {
+      result.freedBytes += fileSize(path) ?? 0;
+      rmSync(path, { force: true, recursive: true });
+      result.removedFiles++;
+    };
+    for (const name of readdirSync(this.sourcesDir)) if (!keep.has(name)) remove(join(this.sourcesDir, name));
+    for (const name of readdirSync(this.renditionsDir)) if (!keptRenditions.has(name)) remove(join(this.renditionsDir, name));
+    for (const name of readdirSync(this.stagingDir)) {
+      if (!(name.endsWith(".part") && keep.has(name.slice(0, -".part".length)))) remove(join(this.stagingDir, name));
+    }
+    return result;
+  }
+}

@@ -1,0 +1,76 @@
+// Runs a rendition plan through fluent-ffmpeg: one at a time, at low CPU priority (nice),
+// reporting percent done from ffmpeg's progress lines.
+import ffmpeg from "fluent-ffmpeg";
+import type { Logger } from "../../log.js";
+import { CreativeRejected } from "./errors.js";
+import type { FfmpegPlan } from "./fit.js";
+import { SerialQueue } from "./queue.js";
+
+export interface TranscoderDeps {
+  ffmpegPath: string;
+  ffprobePath: string;
+  log: Logger;
+  /** 0 (normal) … 19 (lowest); a playing screen must never wait for an encode. */
+  niceness?: number;
+  /** ffmpeg is stopped after this long. */
+  timeoutS?: number;
+}
+
+export type PercentListener = (percent: number) => void;
+
+function timemarkSeconds(mark: string | undefined): number | null {
+  const m = /^(-?)(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(mark ?? "");
+  if (!m) return null;
+  return Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
+}
+
+/** The last line ffmpeg wrote that says what went wrong, without the banner noise. */
+function ffmpegProblem(err: Error, stderr: string | null): string {
+  const lines = (stderr ?? "").split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("frame=") && !/^(Input|Output|Stream|Duration|Metadata|built|configuration|lib|ffmpeg version|\[)/.test(l));
+  return lines.pop() ?? err.message;
+}
+
+export class Transcoder {
+  private readonly queue = new SerialQueue();
+
+  constructor(private readonly deps: TranscoderDeps) {}
+
+  /** Transcodes queued or running. */
+  get pending(): number {
+    return this.queue.size;
+  }
+
+  /** Runs `plan` from `input` to `output`; waits its turn behind earlier transcodes. */
+  run(plan: FfmpegPlan, input: string, output: string, durationMs: number | null, onPercent?: PercentListener): Promise<void> {
+    return this.queue.run(() => this.runNow(plan, input, output, durationMs, onPercent));
+  }
+
+  private runNow(plan: FfmpegPlan, input: string, output: string, durationMs: number | null, onPercent?: PercentListener): Promise<void> {
+    const { log } = this.deps;
+    return new Promise<void>((resolve, reject) => {
+      const command = ffmpeg({ niceness: this.deps.niceness ?? 19, timeout: this.deps.timeoutS ?? 3600 })
+        .setFfmpegPath(this.deps.ffmpegPath)
+        .setFfprobePath(this.deps.ffprobePath)
+        .input(input);
+      // Spread, not an array: fluent-ffmpeg would split an array item holding one space.
+      if (plan.inputOptions.length > 0) command.inputOptions(...plan.inputOptions);
+      command.output(output).outputOptions(...plan.outputOptions);
+      command.on("start", (line: string) => log.debug({ command: line }, "transcode started"));
+      if (onPercent && durationMs !== null && durationMs > 0) {
+        command.on("progress", (progress: { percent?: number; timemark?: string }) => {
+          const seconds = timemarkSeconds(progress.timemark);
+          const percent = seconds !== null ? (seconds * 1000 * 100) / durationMs : progress.percent;
+          if (percent !== undefined && Number.isFinite(percent)) onPercent(Math.max(0, Math.min(100, percent)));
+        });
+      }
+      command.on("error", (err: Error, _stdout: string | null, stderr: string | null) => {
+        reject(new CreativeRejected("transcode-failed", `ffmpeg: ${ffmpegProblem(err, stderr)}`));
+      });
+      command.on("end", () => {
+        onPercent?.(100);
+        resolve();
+      });
+      command.run();
+    });
+  }
+}

@@ -1,0 +1,74 @@
+// A local HTTP server (127.0.0.1 only) that serves files with Range support and can
+// misbehave on request: cut the connection part-way, answer 404 or 500.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface Route {
+  body: Buffer;
+  /** Cut the connection after this many body bytes, on the first `cuts` requests. */
+  cutAfter?: number;
+  cuts?: number;
+  /** Answer this status on the first `failures` requests. */
+  failStatus?: number;
+  failures?: number;
+  /** Ignore Range headers (always 200 with the whole body). */
+  noRanges?: boolean;
+}
+
+export interface TestServer {
+  url(path: string): string;
+  /** Every request seen: path and Range header. */
+  requests: { path: string; range: string | undefined }[];
+  close(): Promise<void>;
+}
+
+export async function startServer(routes: Record<string, Route>): Promise<TestServer> {
+  const requests: TestServer["requests"] = [];
+  const counts = new Map<string, number>();
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = req.url ?? "/";
+    requests.push({ path, range: req.headers.range });
+    const route = routes[path];
+    const n = (counts.get(path) ?? 0) + 1;
+    counts.set(path, n);
+    if (!route) {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    if (route.failStatus && n <= (route.failures ?? Infinity)) {
+      res.writeHead(route.failStatus).end("failing on purpose");
+      return;
+    }
+    let start = 0;
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+    if (m && !route.noRanges) {
+      start = Number(m[1]);
+      if (start >= route.body.length) {
+        res.writeHead(416, { "content-range": `bytes */${route.body.length}` }).end();
+        return;
+      }
+      res.writeHead(206, { "content-length": route.body.length - start, "content-range": `bytes ${start}-${route.body.length - 1}/${route.body.length}`, "accept-ranges": "bytes" });
+    } else {
+      res.writeHead(200, { "content-length": route.body.length, "accept-ranges": "bytes" });
+    }
+    const rest = route.body.subarray(start);
+    if (route.cutAfter !== undefined && n <= (route.cuts ?? 1)) {
+      // Let the bytes arrive before the cut, as on a real network that drops mid-transfer.
+      res.write(rest.subarray(0, route.cutAfter), () => setTimeout(() => res.destroy(), 100));
+      return;
+    }
+    res.end(rest);
+  };
+  const server: Server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
