@@ -12,6 +12,9 @@ import {
 } from "./time.js";
 import type { LiveSuspension, PlanCampaign, PlannerInput, Takedown } from "./types.js";
 
+/** The shortest fill run put between two plays that may not be back to back (rule 4). */
+export const SEPARATOR_MS = 5000;
+
 export interface RunnerCreative {
   id: string;
   durationMs: number;
@@ -42,6 +45,7 @@ export interface Runner {
   blocks: Block[];
   takedownAt: number;
   meanDurationMs: number;
+  longestMs: number;
 }
 
 export type RegimeKind = "normal" | "exclusive" | "fill" | "blackout";
@@ -132,6 +136,7 @@ export function buildContext(input: PlannerInput): PlanContext {
       blocks: [],
       takedownAt,
       meanDurationMs: mean,
+      longestMs: Math.max(0, ...creatives.map((c) => c.durationMs)),
     };
   });
 

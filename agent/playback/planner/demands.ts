@@ -1,7 +1,8 @@
 // Rules 3, 5 and 6 as numbers: how many plays each campaign is owed in each hour or day, the
 // window each one should start in, which survive an oversold hour, and what is owed from the past.
-import type { PlanContext, Runner } from "./context.js";
+import { conflicts, SEPARATOR_MS, type PlanContext, type Runner } from "./context.js";
 import {
+  containing,
   daypartIntervals,
   daysOverlapping,
   hoursOverlapping,
@@ -23,9 +24,6 @@ export interface Demand {
   /** Legal window (after moves forced by hard rules). */
   from: number;
   to: number;
-  /** Contractual window (rule 3), for reporting bends. */
-  contractFrom: number;
-  contractTo: number;
   /** Latest instant it may still start (end of its period's legal time). */
   expires: number;
   moveReason?: string;
@@ -45,6 +43,11 @@ export interface Period {
   /** Plays dropped before placement (oversold, no legal time), with why. */
   dropped: number;
   reasons: Set<string>;
+  /** Contractual windows (rule 3), for reporting bends. */
+  contract: Interval[];
+  /** The k the next play placed in this period counts as: its plays are interchangeable, so the
+   * i-th one placed (in time order) is judged against the i-th remaining window. */
+  nextK: number;
 }
 
 /** Contracted plays of a campaign in [start, end) (an hour or a day), counting from `notBefore`. */
@@ -73,6 +76,17 @@ function windows(list: Interval[], n: number): Interval[] {
   return out;
 }
 
+/** Whether a play can start somewhere in `list` and still end before the stop (block or takedown) that may cut it off. */
+function startable(runner: Runner, list: Interval[]): boolean {
+  const shortest = Math.min(...runner.creatives.map((c) => c.durationMs));
+  return list.some(([a, b]) => {
+    if (b !== runner.takedownAt && (containing(runner.active, b) === undefined || containing(runner.airable, b) !== undefined)) return b > a;
+    const block = runner.blocks.find((x) => x.from === b);
+    const gap = block?.exclusiveOf && conflicts(runner, block.exclusiveOf) ? SEPARATOR_MS : 0;
+    return b - a >= shortest + gap;
+  });
+}
+
 function blockReason(runner: Runner, within: Interval[]): string {
   for (const b of runner.blocks) if (intersect(within, [[b.from, b.to]]).length > 0) return b.reason;
   return "no legal start";
@@ -95,10 +109,11 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       const n = contracted(runner, kind, start, end, ctx.zone);
       if (n === 0) continue;
       const counts = input.delivered?.get(c.id);
-      const period: Period = { runner, kind, start, end, contracted: n, delivered: deliveredIn(counts, start, end), planned: 0, expired: 0, dropped: 0, reasons: new Set() };
-      periods.push(period);
       const active = intersect(runner.active, [[start, end]]);
       const contract = windows(active, n);
+      const delivered = deliveredIn(counts, start, end);
+      const period: Period = { runner, kind, start, end, contracted: n, delivered, planned: 0, expired: 0, dropped: 0, reasons: new Set(), contract, nextK: 0 };
+      periods.push(period);
       // Items start no earlier than the plan: the part of a period before `from` is history.
       const legal = intersect(runner.airable, [[Math.max(start, input.from), end]]);
       const moved = totalLength(intersect(runner.airable, [[start, end]])) < totalLength(active);
@@ -118,18 +133,31 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
         period.reasons.add(moveReason ?? "no legal start left in this period");
         continue;
       }
-      const legalWindows = moved || start < input.from ? windows(legal, remaining) : contract;
+      // Rule 3 bends only where a hard rule forces it: a window with legal time left keeps its
+      // contractual bounds (from its first legal instant); the plays whose windows have none left
+      // (blocked, or already past and caught up) are re-spread over the legal time.
       const first = n - remaining;
+      const own: (Interval | null)[] = [];
+      for (let k = first; k < n; k++) {
+        if (!moved && start >= input.from) {
+          own.push(contract[k]);
+          continue;
+        }
+        const legalPart = intersect(legal, [contract[k]]);
+        own.push(startable(runner, legalPart) ? [legalPart[0][0], contract[k][1]] : null);
+      }
+      const spread = windows(legal, own.filter((w) => w === null).length);
+      period.nextK = first;
+      let displaced = 0;
       for (let i = 0; i < remaining; i++) {
         const k = first + i;
+        const [from, to] = own[i] ?? spread[displaced++];
         demands.push({
           runner,
           k,
           period,
-          from: legalWindows[i][0],
-          to: Math.max(legalWindows[i][1], legalWindows[i][0] + 1),
-          contractFrom: contract[k][0],
-          contractTo: contract[k][1],
+          from,
+          to: Math.max(to, from + 1),
           expires: legal[legal.length - 1][1],
           moveReason,
         });
@@ -220,7 +248,8 @@ function shareInProportion(atLevel: Demand[], capacity: number): { kept: Demand[
   return { kept, dropped, left };
 }
 
-function normalTime(ctx: PlanContext, from: number, to: number): number {
+/** Time in [from, to) where normal paid content may play (no buyout, suspension or blackout). */
+export function normalTime(ctx: PlanContext, from: number, to: number): number {
   let sum = 0;
   for (const r of ctx.regimes) {
     if (r.kind !== "normal") continue;

@@ -2,14 +2,14 @@
 // fill only, blackout); in normal time the most urgent waiting play that may legally start
 // goes next (earliest window end, then priority); failing that a make-good uses the spare
 // time; failing that fill runs up to the next thing that must start on time.
-import { conflicts, type PlanContext, type Runner, type RunnerCreative } from "./context.js";
+import { conflicts, SEPARATOR_MS, type PlanContext, type Runner, type RunnerCreative } from "./context.js";
 import { HOUR_MS, type Demand } from "./demands.js";
 import { MinHeap } from "./heap.js";
+import { PriorityGuard } from "./priority.js";
 import { containing, nextInside, toIso } from "./time.js";
 import type { Bend, PlanItem, PlannerInput } from "./types.js";
 
-/** The shortest fill run put between two plays that may not be back to back (rule 4). */
-export const SEPARATOR_MS = 5000;
+export { SEPARATOR_MS };
 
 export interface Placement {
   items: PlanItem[];
@@ -73,6 +73,11 @@ export function place(ctx: PlanContext, input: PlannerInput, demands: Demand[], 
   let regimeIndex = 0;
   let fillRotation = 0;
   const hourOf = (ms: number): number => ctx.span[0] + Math.floor((ms - ctx.span[0]) / HOUR_MS) * HOUR_MS;
+  const guard = new PriorityGuard(ctx, demands);
+  const release = (d: Demand): void => {
+    guard.release(d);
+    waiting.push(d);
+  };
 
   const push = (r: Runner | null, creative: string | null, durationMs: number, extra: Partial<PlanItem> = {}): void => {
     items.push({
@@ -108,23 +113,53 @@ export function place(ctx: PlanContext, input: PlannerInput, demands: Demand[], 
     push(null, null, Math.min(end, input.to) - t || 1, { blackout: true });
   };
 
-  const tryMakeGood = (gapEnd: number): boolean => {
+  // Rule 6 uses spare time: a make-good may delay the next plays, but only within their windows
+  // (checked as if each needed a separator and its longest creative).
+  const laterPlaysKeepWindows = (end: number): boolean => {
+    const horizon = end + HOUR_MS;
+    const queue: Demand[] = [];
+    let cursor = end + SEPARATOR_MS;
+    let i = next;
+    while (cursor < horizon) {
+      while (i < pending.length && pending[i].from < cursor) queue.push(pending[i++]);
+      if (queue.length === 0) return true;
+      let best = 0;
+      for (let j = 1; j < queue.length; j++) if (queue[j].to < queue[best].to) best = j;
+      const d = queue.splice(best, 1)[0];
+      if (cursor >= d.to) return false;
+      cursor += d.runner.longestMs + SEPARATOR_MS;
+    }
+    return true;
+  };
+
+  /** Places one make-good if one fits; "separate" when one only waits for a separator (rule 4). */
+  const tryMakeGood = (gapEnd: number): "placed" | "separate" | "none" => {
     const hour = hourOf(t);
+    let separate = false;
     for (const r of owedRunners) {
-      if ((owed.get(r) ?? 0) <= 0 || !containing(r.airable, t) || conflicts(prev, r)) continue;
+      if ((owed.get(r) ?? 0) <= 0 || !containing(r.airable, t)) continue;
       const cap = r.campaign.playsPerHour ?? Math.max(1, Math.ceil((r.campaign.playsPerDay ?? 0) / 24));
       const used = makeGoodsInHour.get(r);
       const n = used && used.hour === hour ? used.n : 0;
       if (n >= cap) continue;
+      if (conflicts(prev, r)) {
+        separate = true;
+        continue;
+      }
+      const rotation = r.rotation;
       const creative = pickCreative(r, t, Math.min(gapEnd, barrierFor(r, t).at));
       if (!creative) continue;
+      if (!laterPlaysKeepWindows(t + creative.durationMs)) {
+        r.rotation = rotation;
+        continue;
+      }
       makeGoodsInHour.set(r, { hour, n: n + 1 });
       owed.set(r, (owed.get(r) ?? 0) - 1);
       makeGoodsPlanned.set(r, (makeGoodsPlanned.get(r) ?? 0) + 1);
       push(r, creative.id, creative.durationMs, { makeGood: true });
-      return true;
+      return "placed";
     }
-    return false;
+    return separate ? "separate" : "none";
   };
 
   while (t < input.to) {
@@ -135,9 +170,11 @@ export function place(ctx: PlanContext, input: PlannerInput, demands: Demand[], 
       continue;
     }
     if (regime.kind === "exclusive" && regime.exclusive) {
-      // Rule 1: the buyer's creatives back to back; the last may run past the buyout's end.
+      // Rule 1: the buyer's creatives back to back; the last may run past the buyout's end, but
+      // never into a suspension, a blackout or the buyer's own takedown.
       const x = regime.exclusive;
-      const creative = pickCreative(x, t, Infinity);
+      const stop = ctx.regimes.find((r, i) => i > regimeIndex && (r.kind === "fill" || r.kind === "blackout"));
+      const creative = pickCreative(x, t, Math.min(stop ? stop.from : Infinity, x.takedownAt));
       if (creative) {
         push(x, creative.id, creative.durationMs);
         continue;
@@ -147,7 +184,7 @@ export function place(ctx: PlanContext, input: PlannerInput, demands: Demand[], 
       fillPiece(regime.to);
       continue;
     }
-    while (next < pending.length && pending[next].from <= t) waiting.push(pending[next++]);
+    while (next < pending.length && pending[next].from <= t) release(pending[next++]);
     const aside: Demand[] = [];
     let chosen: { demand: Demand; creative: RunnerCreative } | undefined;
     let wake = Infinity;
@@ -158,6 +195,7 @@ export function place(ctx: PlanContext, input: PlannerInput, demands: Demand[], 
       if (t >= d.expires) {
         d.period.expired++;
         d.period.reasons.add(d.why ?? "no room: the time went to other plays");
+        guard.settle(d);
         continue;
       }
       aside.push(d);
@@ -171,10 +209,16 @@ export function place(ctx: PlanContext, input: PlannerInput, demands: Demand[], 
         continue;
       }
       const barrier = barrierFor(r, t);
+      const rotation = r.rotation;
       const creative = pickCreative(r, t, barrier.at);
       if (!creative) {
         wake = Math.min(wake, barrier.resume);
         d.why = "no creative fits before the next stop";
+        continue;
+      }
+      if (!guard.leavesRoom(d, t, t + creative.durationMs)) {
+        r.rotation = rotation;
+        d.why = "oversold: higher priority plays needed the time";
         continue;
       }
       aside.pop();
@@ -183,18 +227,21 @@ export function place(ctx: PlanContext, input: PlannerInput, demands: Demand[], 
     for (const d of aside) waiting.push(d);
     if (chosen) {
       const { demand: d, creative } = chosen;
-      if (t < d.contractFrom || t >= d.contractTo) {
-        const reason = d.why ?? d.moveReason ?? (t >= d.contractTo ? "the hour was busy: earlier plays ran into its window" : "catch-up of a play not yet delivered in this period");
-        bends.push({ campaign: d.runner.campaign.id, at: toIso(t), windowFrom: toIso(d.contractFrom), windowTo: toIso(d.contractTo), reason });
+      const [contractFrom, contractTo] = d.period.contract[d.period.nextK++];
+      if (t < contractFrom || t >= contractTo) {
+        const reason = d.why ?? d.moveReason ?? (t >= contractTo ? "the hour was busy: earlier plays ran into its window" : "catch-up of a play not yet delivered in this period");
+        bends.push({ campaign: d.runner.campaign.id, at: toIso(t), windowFrom: toIso(contractFrom), windowTo: toIso(contractTo), reason });
       }
       d.period.planned++;
+      guard.settle(d);
       push(d.runner, creative.id, creative.durationMs);
       continue;
     }
     const nextRelease = next < pending.length ? pending[next].from : Infinity;
-    if (!separationWait && tryMakeGood(Math.min(nextRelease, regime.to, wake, hourOf(t) + HOUR_MS))) continue;
+    const makeGood = separationWait ? "none" : tryMakeGood(Math.min(regime.to, wake, hourOf(t) + HOUR_MS));
+    if (makeGood === "placed") continue;
     let until = Math.min(nextRelease, regime.to, wake);
-    if (separationWait) until = Math.min(until, t + SEPARATOR_MS);
+    if (separationWait || makeGood === "separate") until = Math.min(until, t + SEPARATOR_MS);
     fillPiece(until);
   }
   for (const d of [...waiting.drain(), ...pending.slice(next)]) {

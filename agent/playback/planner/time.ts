@@ -7,8 +7,22 @@ export type Interval = readonly [number, number];
 
 const HOUR_MS = 3_600_000;
 
+// Memos of pure functions (the same answer for the same question, whatever was asked before):
+// plans ask about the same few instants and local days for hundreds of campaigns.
+const MEMO_LIMIT = 20_000;
+function memo<T>(cache: Map<string, T>, key: string, compute: () => T): T {
+  let value = cache.get(key);
+  if (value === undefined) {
+    if (cache.size >= MEMO_LIMIT) cache.clear();
+    value = compute();
+    cache.set(key, value);
+  }
+  return value;
+}
+
+const instants = new Map<string, number>();
 export function parseInstant(text: string): number {
-  return DateTime.fromISO(text, { setZone: true }).toMillis();
+  return memo(instants, text, () => DateTime.fromISO(text, { setZone: true }).toMillis());
 }
 
 export function hourStart(ms: number, zone: string): number {
@@ -41,8 +55,19 @@ export function daysOverlapping(from: number, to: number, zone: string): Interva
 
 function atClock(day: DateTime, hhmm: string): DateTime {
   const [h, m] = hhmm.split(":").map(Number);
-  // A time skipped by a DST jump moves forward to the first valid instant (luxon's rule).
-  return day.set({ hour: h, minute: m, second: 0, millisecond: 0 });
+  const t = day.set({ hour: h, minute: m, second: 0, millisecond: 0 });
+  if (t.hour === h && t.minute === m) return t;
+  // A time skipped by a DST jump moves to the first valid instant: the jump itself (02:30 → 03:00).
+  // luxon moved it forward by the size of the jump instead (02:30 → 03:30), so search back for it.
+  let before = t.toMillis() - 3 * HOUR_MS;
+  let after = t.toMillis();
+  if (DateTime.fromMillis(before, { zone: t.zone }).offset === t.offset) return t;
+  while (after - before > 1) {
+    const mid = Math.floor((before + after) / 2);
+    if (DateTime.fromMillis(mid, { zone: t.zone }).offset === t.offset) after = mid;
+    else before = mid;
+  }
+  return DateTime.fromMillis(after, { zone: t.zone });
 }
 
 /** Union of sorted intervals (merged where they touch). */
@@ -91,21 +116,49 @@ export function totalLength(list: readonly Interval[]): number {
   return list.reduce((sum, [a, b]) => sum + (b - a), 0);
 }
 
+/** A local day: its start, the next day's start, its ISO weekday, and whether its offset never changes. */
+interface LocalDay {
+  start: number;
+  next: number;
+  weekday: number;
+  steady: boolean;
+}
+
+const localDays = new Map<string, LocalDay>();
+function localDay(start: number, zone: string): LocalDay {
+  return memo(localDays, `${zone}|${start}`, () => {
+    const day = DateTime.fromMillis(start, { zone });
+    const next = day.plus({ days: 1 });
+    const steady = next.toMillis() - start === 24 * HOUR_MS && next.offset === day.offset;
+    return { start, next: next.toMillis(), weekday: day.weekday, steady };
+  });
+}
+
+const dayStarts = new Map<string, number>();
+function dayStartMemo(ms: number, zone: string): number {
+  return memo(dayStarts, `${zone}|${ms}`, () => dayStart(ms, zone));
+}
+
+/** hh:mm on a local day; on a day without a DST change that is plain arithmetic. */
+function clockOn(day: LocalDay, hhmm: string, zone: string): number {
+  if (!day.steady) return atClock(DateTime.fromMillis(day.start, { zone }), hhmm).toMillis();
+  return day.start + (Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5))) * 60_000;
+}
+
 /** Daypart intervals of a campaign that start on days overlapping [from, to); all day if none. */
 export function daypartIntervals(campaign: Pick<PlanCampaign, "dayparts">, from: number, to: number, zone: string): Interval[] {
   if (!campaign.dayparts) return [[from, to]];
   const out: Interval[] = [];
   // A daypart that wraps past midnight belongs to the day it starts on, so look back one day.
-  let day = DateTime.fromMillis(from, { zone }).startOf("day").minus({ days: 1 });
-  while (day.toMillis() < to) {
+  let day = localDay(dayStartMemo(dayStartMemo(from, zone) - 1, zone), zone);
+  while (day.start < to) {
+    const next = localDay(day.next, zone);
     for (const part of campaign.dayparts) {
       if (!part.days.includes(day.weekday)) continue;
-      const start = atClock(day, part.from);
-      const endDay = part.to <= part.from ? day.plus({ days: 1 }) : day;
-      const end = atClock(endDay, part.to);
-      out.push([start.toMillis(), end.toMillis()]);
+      const end = clockOn(part.to <= part.from ? next : day, part.to, zone);
+      out.push([clockOn(day, part.from, zone), end]);
     }
-    day = day.plus({ days: 1 });
+    day = next;
   }
   return intersect(mergeIntervals(out), [[from, to]]);
 }

@@ -55,6 +55,10 @@ function activeAt(c: PlanCampaign, t: number, zone: string): boolean {
   return false;
 }
 
+function suspendedAt(s: PlanSchedule, campaignId: string, t: number): boolean {
+  return (s.suspensions ?? []).some((sp) => t >= ms(sp.from) && t < ms(sp.to) && (sp.campaigns === null || sp.campaigns.includes(campaignId)));
+}
+
 function separated(a: PlanCampaign, b: PlanCampaign): boolean {
   const ca = a.category ?? "";
   const cb = b.category ?? "";
@@ -80,7 +84,11 @@ export function hardRuleProblems(plan: Plan, s: PlanSchedule, from: number, to: 
     const c = item.campaign ? byId.get(item.campaign) : undefined;
     if (c && !activeAt(c, item.startMs, s.timezone)) problems.push(`rule 2: ${c.id} at ${item.at} is outside its flight or dayparts`);
     for (const x of s.campaigns.filter((k) => k.exclusive)) {
-      if (activeAt(x, item.startMs, s.timezone) && item.campaign !== x.id) problems.push(`rule 1: ${item.campaign} at ${item.at} during buyout by ${x.id}`);
+      if (!activeAt(x, item.startMs, s.timezone) || item.campaign === x.id) continue;
+      // A suspended buyout keeps its screen time for fill (docs/schedule-format.md): nobody
+      // else's paid content, but house content may play.
+      if (item.fill && suspendedAt(s, x.id, item.startMs)) continue;
+      problems.push(`rule 1: ${item.campaign} at ${item.at} during buyout by ${x.id}`);
     }
     const n = next?.campaign ? byId.get(next.campaign) : undefined;
     if (c && n && c !== n && !separated(c, n)) problems.push(`rule 4: ${c.id} then ${n.id} at ${next.at}`);

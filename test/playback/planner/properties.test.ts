@@ -69,7 +69,7 @@ describe("planner properties", () => {
         expect(hardRuleProblems(first, s, from, to)).toEqual([]);
         expect(plan({ schedule: structuredClone(s), from, to })).toEqual(first);
       }),
-      { numRuns: 40 },
+      { numRuns: Number(process.env.PLANNER_PROPERTY_RUNS ?? 40) },
     );
   });
 
