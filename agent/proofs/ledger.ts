@@ -118,7 +118,6 @@ export class LedgerReader {
 /** The ledger with the device key: appends and checkpoints. */
 export class Ledger extends LedgerReader {
   private readonly insert;
-  private readonly appendTx;
 
   constructor(private readonly deps: LedgerDeps) {
     super(deps.db);
@@ -134,8 +133,26 @@ export class Ledger extends LedgerReader {
     this.insert = this.db.prepare(
       "INSERT INTO ledger_entries (seq, kind, at, t, type, customer, campaign, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
-    this.appendTx = this.db.transaction((input: AppendInput): Entry => {
-      const head = this.lastRow.get() as Head | undefined;
+  }
+
+  /** The head as this process last saw it; another process may have appended since. */
+  private knownHead: Head | null | undefined;
+
+  /**
+   * Appends one entry; it is committed to disk (WAL, synchronous=FULL) when this returns.
+   *
+   * Appenders serialise on the seq primary key: the entry is built on the last head this process
+   * saw and inserted in one autocommit statement. seq n+1 can only be free while n is the head,
+   * so an insert that succeeds is correctly chained; one that collides (another process, such as
+   * a technician's `ledagent note`, appended first) re-reads the head and signs again.
+   */
+  append(input: AppendInput): Entry {
+    // Never commit what a verifier would reject: a bad entry could not be removed afterwards.
+    const problem = appendProblem(input);
+    if (problem) throw new LedgerError(`ledger append refused: ${problem}`);
+    for (let attempt = 1; ; attempt++) {
+      if (this.knownHead === undefined) this.knownHead = this.head();
+      const head = this.knownHead;
       const clock = this.deps.clock;
       const { entry, text: body } = signEntry(
         input,
@@ -150,37 +167,33 @@ export class Ledger extends LedgerReader {
       );
       const play = entry.kind === "play" ? entry.play : undefined;
       const event = entry.kind === "event" ? entry.event : undefined;
-      this.insert.run(
-        entry.seq,
-        entry.kind,
-        entry.at,
-        play?.startedAt ?? entry.at,
-        event?.type ?? null,
-        play?.customer ?? stringOrNull(event?.customer),
-        play?.campaign ?? stringOrNull(event?.campaign),
-        body,
-        sha256Hex(body),
-      );
+      const hash = sha256Hex(body);
+      try {
+        this.insert.run(
+          entry.seq,
+          entry.kind,
+          entry.at,
+          play?.startedAt ?? entry.at,
+          event?.type ?? null,
+          play?.customer ?? stringOrNull(event?.customer),
+          play?.campaign ?? stringOrNull(event?.campaign),
+          body,
+          hash,
+        );
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === "SQLITE_CONSTRAINT_PRIMARYKEY" && attempt < 1000) {
+          this.knownHead = undefined; // someone else appended: chain onto their entry instead
+          continue;
+        }
+        const why = code === "SQLITE_FULL" ? "the disk is full" : (err as Error).message;
+        this.deps.log?.error({ err, kind: input.kind }, "ledger append failed");
+        throw new LedgerError(`ledger append failed: ${why}`);
+      }
+      this.knownHead = { seq: entry.seq, hash };
+      this.deps.log?.debug({ seq: entry.seq, kind: entry.kind }, "ledger entry appended");
       return entry;
-    });
-  }
-
-  /** Appends one entry; it is committed to disk when this returns. */
-  append(input: AppendInput): Entry {
-    // Never commit what a verifier would reject: a bad entry could not be removed afterwards.
-    const problem = appendProblem(input);
-    if (problem) throw new LedgerError(`ledger append refused: ${problem}`);
-    let entry: Entry;
-    try {
-      entry = this.appendTx.immediate(input);
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      const why = code === "SQLITE_FULL" ? "the disk is full" : (err as Error).message;
-      this.deps.log?.error({ err, kind: input.kind }, "ledger append failed");
-      throw new LedgerError(`ledger append failed: ${why}`);
     }
-    this.deps.log?.debug({ seq: entry.seq, kind: entry.kind }, "ledger entry appended");
-    return entry;
   }
 
   /** Shorthand for an event entry. */

@@ -18,9 +18,9 @@ export const ledgerMigrations: Migration[] = [
         body     TEXT NOT NULL,           -- canonical JSON of the whole entry, sig included
         hash     TEXT NOT NULL
       ) STRICT;
+      -- Only the time index: every index page is written and fsynced with each append, and a
+      -- customer's or campaign's export walks its range in seq order anyway.
       CREATE INDEX ledger_entries_t ON ledger_entries (t);
-      CREATE INDEX ledger_entries_customer ON ledger_entries (customer, seq);
-      CREATE INDEX ledger_entries_campaign ON ledger_entries (campaign, seq);
       CREATE TABLE ledger_checkpoints (
         seq  INTEGER PRIMARY KEY,
         at   TEXT NOT NULL,
