@@ -3,6 +3,7 @@
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { DateTime } from "luxon";
+import { pagesBySeq } from "../store/index.js";
 import type { LedgerReader } from "./ledger.js";
 import type { PlayEntry } from "./types.js";
 
@@ -70,11 +71,10 @@ export async function exportJsonl(reader: LedgerReader, filter: ExportFilter, ou
   if (bounds.first === null || bounds.last === null) return result;
   const end = filter.to !== undefined || !isFiltered(filter) ? bounds.last : (reader.head()?.seq ?? bounds.last);
   const page = reader.db.prepare(
-    `SELECT seq, hash, CASE WHEN ${sql} THEN body END AS body FROM ledger_entries WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?`,
+    `SELECT seq, hash, CASE WHEN ${sql} THEN body END AS body FROM ledger_entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
   );
-  let next = bounds.first;
-  for (;;) {
-    const rows = page.all(...params, next, end, PAGE) as { seq: number; hash: string; body: string | null }[];
+  type Row = { seq: number; hash: string; body: string | null };
+  for (const rows of pagesBySeq((after) => page.all(...params, after, end, PAGE) as Row[], PAGE, bounds.first - 1)) {
     let chunk = "";
     for (const r of rows) {
       if (r.body !== null) {
@@ -84,13 +84,11 @@ export async function exportJsonl(reader: LedgerReader, filter: ExportFilter, ou
         chunk += `{"seq":${r.seq},"hash":"${r.hash}"}\n`;
         result.stubs++;
       }
-      result.firstSeq ??= r.seq;
-      result.lastSeq = r.seq;
     }
+    result.firstSeq ??= rows[0].seq;
+    result.lastSeq = rows[rows.length - 1].seq;
     result.lines += rows.length;
-    if (chunk) await write(out, chunk);
-    if (rows.length < PAGE) break;
-    next = rows[rows.length - 1].seq + 1;
+    await write(out, chunk);
   }
   return result;
 }
@@ -113,9 +111,8 @@ export async function exportCsv(reader: LedgerReader, filter: ExportFilter, time
   const result: ExportResult = { lines: 0, entries: 0, stubs: 0, firstSeq: null, lastSeq: null };
   await write(out, CSV_HEADER.join(",") + "\n");
   const page = reader.db.prepare(`SELECT seq, body FROM ledger_entries WHERE kind = 'play' AND ${sql} AND seq > ? ORDER BY seq LIMIT ?`);
-  let after = 0;
-  for (;;) {
-    const rows = page.all(...params, after, PAGE) as { seq: number; body: string }[];
+  type Row = { seq: number; body: string };
+  for (const rows of pagesBySeq((after) => page.all(...params, after, PAGE) as Row[], PAGE)) {
     let chunk = "";
     for (const r of rows) {
       const { play } = JSON.parse(r.body) as PlayEntry;
@@ -125,14 +122,12 @@ export async function exportCsv(reader: LedgerReader, filter: ExportFilter, time
         play.durationMs, play.status, play.makeGood, play.screenState.verified,
       ];
       chunk += row.map(csvField).join(",") + "\n";
-      result.entries++;
-      result.firstSeq ??= r.seq;
-      result.lastSeq = r.seq;
     }
+    result.entries += rows.length;
+    result.firstSeq ??= rows[0].seq;
+    result.lastSeq = rows[rows.length - 1].seq;
     result.lines += rows.length;
-    if (chunk) await write(out, chunk);
-    if (rows.length < PAGE) break;
-    after = rows[rows.length - 1].seq;
+    await write(out, chunk);
   }
   return result;
 }

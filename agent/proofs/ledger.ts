@@ -4,7 +4,7 @@
 // (WAL, synchronous=FULL) when append returns.
 import type { Logger } from "pino";
 import { canonicalString, signCanonical, type KeyPair } from "../crypto/index.js";
-import { migrate, type Db } from "../store/index.js";
+import { migrate, pagesBySeq, type Db } from "../store/index.js";
 import type { ClockSource } from "./clock.js";
 import { sha256Hex, signEntry } from "./entry.js";
 import { ledgerMigrations } from "./migrations.js";
@@ -61,14 +61,8 @@ export class LedgerReader {
 
   /** Stored entries with seq in [fromSeq, toSeq], ascending, read a page at a time. */
   *rows(fromSeq = 1, toSeq = Number.MAX_SAFE_INTEGER): Generator<StoredEntry> {
-    const page = this.db.prepare("SELECT seq, body, hash FROM ledger_entries WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT ?");
-    let next = fromSeq;
-    for (;;) {
-      const rows = page.all(next, toSeq, PAGE) as StoredEntry[];
-      yield* rows;
-      if (rows.length < PAGE) return;
-      next = rows[rows.length - 1].seq + 1;
-    }
+    const page = this.db.prepare("SELECT seq, body, hash FROM ledger_entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?");
+    for (const rows of pagesBySeq((after) => page.all(after, toSeq, PAGE) as StoredEntry[], PAGE, fromSeq - 1)) yield* rows;
   }
 
   /** Play entries whose play started in the range, ascending seq. */
@@ -87,13 +81,9 @@ export class LedgerReader {
        WHERE kind = ? AND (? IS NULL OR type = ?) AND t >= ? AND t < ? AND seq > ?
        ORDER BY seq LIMIT ?`,
     );
-    let after = 0;
-    for (;;) {
-      const rows = page.all(kind, type, type, range.from ?? "", range.to ?? "\uffff", after, PAGE) as { seq: number; body: string }[];
-      for (const r of rows) yield JSON.parse(r.body) as Entry;
-      if (rows.length < PAGE) return;
-      after = rows[rows.length - 1].seq;
-    }
+    const fetch = (after: number): { seq: number; body: string }[] =>
+      page.all(kind, type, type, range.from ?? "", range.to ?? "\uffff", after, PAGE) as { seq: number; body: string }[];
+    for (const rows of pagesBySeq(fetch, PAGE)) for (const r of rows) yield JSON.parse(r.body) as Entry;
   }
 
   /** The play on screen at `at` (started at or before, ended after), else the last event before it. */
