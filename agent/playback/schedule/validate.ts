@@ -60,7 +60,17 @@ export function validateDocument(raw: unknown): Validation {
   return problems.length ? { ok: false, problems } : { ok: true, document: doc };
 }
 
-/** Two buyouts whose active times meet can both not have the whole screen. */
+/** Two buyouts of competing categories: neither may follow the other (rule 4). */
+function competing(a: PlanCampaign, b: PlanCampaign): boolean {
+  const ca = a.category ?? "";
+  const cb = b.category ?? "";
+  return (ca !== "" && ca === cb) || (cb !== "" && (a.separateFrom ?? []).includes(cb)) || (ca !== "" && (b.separateFrom ?? []).includes(ca));
+}
+
+/**
+ * Two buyouts whose active times overlap cannot both have the whole screen (rule 1); two competing
+ * buyouts that touch would force one right after the other, breaking rule 4: both are refused.
+ */
 function exclusiveOverlaps(doc: ScheduleDocument): string[] {
   const problems: string[] = [];
   const exclusive = doc.campaigns.filter((c) => c.exclusive);
@@ -68,12 +78,21 @@ function exclusiveOverlaps(doc: ScheduleDocument): string[] {
     for (let j = i + 1; j < exclusive.length; j++) {
       const a: PlanCampaign = exclusive[i];
       const b: PlanCampaign = exclusive[j];
-      const from = Math.max(parseInstant(a.start), parseInstant(b.start));
-      const to = Math.min(parseInstant(a.end), parseInstant(b.end));
-      if (to <= from) continue;
-      const both = intersect(activeIntervals(a, from, to, doc.timezone), activeIntervals(b, from, to, doc.timezone));
+      const from = Math.min(parseInstant(a.start), parseInstant(b.start));
+      const to = Math.max(parseInstant(a.end), parseInstant(b.end));
+      const activeA = activeIntervals(a, from, to, doc.timezone);
+      const activeB = activeIntervals(b, from, to, doc.timezone);
+      const both = intersect(activeA, activeB);
       if (both.length > 0) {
         problems.push(`campaigns ${a.id} and ${b.id}: exclusive campaigns overlap (first at ${new Date(both[0][0]).toISOString()})`);
+        continue;
+      }
+      if (!competing(a, b)) continue;
+      const seam = activeA.flatMap(([s, e]) => activeB.filter(([s2, e2]) => s2 === e || e2 === s).map(([s2]) => (s2 === e ? e : s)))[0];
+      if (seam !== undefined) {
+        problems.push(
+          `campaigns ${a.id} and ${b.id}: competing exclusive campaigns meet back to back at ${new Date(seam).toISOString()}; leave a gap between them`,
+        );
       }
     }
   }

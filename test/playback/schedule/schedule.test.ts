@@ -76,6 +76,22 @@ describe("schedule document validation", () => {
     }
   });
 
+  it("accepts touching buyouts, unless they compete: then one would follow the other", () => {
+    const x = (id: string, category: string, from: string, to: string, separateFrom: string[] = []): Record<string, unknown> => ({
+      id, customer: id, category, separateFrom, creatives: ["cola-15"], start: "2026-12-01T00:00:00Z", end: "2026-12-10T00:00:00Z", exclusive: true,
+      dayparts: [{ days: [1, 2, 3, 4, 5, 6, 7], from, to }],
+    });
+    expect(validateDocument(doc({ campaigns: [x("a", "telecom", "10:00", "11:00"), x("b", "beverage", "11:00", "12:00")] })).ok).toBe(true);
+    const same = validateDocument(doc({ campaigns: [x("a", "beverage", "10:00", "11:00"), x("b", "beverage", "11:00", "12:00")] }));
+    expect(same.ok).toBe(false);
+    if (!same.ok) expect(same.problems.join("\n")).toMatch(/campaigns a and b: competing exclusive campaigns meet back to back at 2026-12-0\dT03:00:00.000Z/);
+    const excluded = validateDocument(doc({ campaigns: [x("a", "beer", "11:00", "12:00", []), x("b", "juice", "10:00", "11:00", ["beer"])] }));
+    expect(excluded.ok).toBe(false);
+    // Flights that meet end to start compete too.
+    const y = (id: string, start: string, end: string): Record<string, unknown> => ({ id, customer: id, category: "auto", creatives: ["cola-15"], start, end, exclusive: true });
+    expect(validateDocument(doc({ campaigns: [y("a", "2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z"), y("b", "2026-12-01T11:00:00Z", "2026-12-01T12:00:00Z")] })).ok).toBe(false);
+  });
+
   it("rejects unknown ids in fill and suspensions, and unknown keys", () => {
     const r = validateDocument(doc({ fill: ["ghost"], suspensions: [{ from: "2026-12-01T10:00:00Z", to: "2026-12-01T09:00:00Z", reason: "x", campaigns: ["who"] }], extra: 1 }));
     expect(r.ok).toBe(false);
