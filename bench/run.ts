@@ -12,6 +12,11 @@ const areas: Record<string, () => Promise<Bench>> = {
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const unknown = wanted.filter((a) => !(a in areas));
+if (unknown.length > 0) {
+  console.error(`bench: no area ${unknown.join(", ")} (areas: ${Object.keys(areas).join(", ")})`);
+  process.exit(2);
+}
 const report = consoleReport();
 let failed = false;
 for (const [name, load] of Object.entries(areas)) {

@@ -92,7 +92,13 @@ function runInit(o: InitOptions, cmd: Command): void {
   const panel = /^(\d+)x(\d+)$/.exec(o.panel);
   if (!panel) throw new CliError(`--panel: ${JSON.stringify(o.panel)} is not WIDTHxHEIGHT, e.g. 768x384`, 2);
   const text = configText({ ...o, dataDir: resolve(o.dataDir), runDir: resolve(o.runDir) }, Number(panel[1]), Number(panel[2]));
-  const config = parseConfig(text, {}, file); // what we write must load, and be checked now
+  let config;
+  try {
+    config = parseConfig(text, {}, file); // what we write must load, and be checked now
+  } catch (err) {
+    // Every value in it came from this command's options: a bad one is bad usage.
+    throw new CliError(`init: ${(err as Error).message.replace(/^bad config: /, "")}`, 2);
+  }
   if (existsSync(file) && !o.force) throw new CliError(`${file} already exists; use --force to replace it`);
   const paths = agentPaths(config);
   const keyExists = existsSync(paths.deviceKey);

@@ -114,15 +114,22 @@ export function registerProofsCommands(program: Command): void {
         try {
           publicKey = loadPublicKey(o.key);
         } catch (err) {
-          if (err instanceof KeyError) throw new CliError(err.message);
-          throw err;
+          if (!(err instanceof KeyError)) throw err;
+          const hint = /PRIVATE key/.test(err.message) ? " (on the device, `ledagent keys show` prints the public key)" : "";
+          throw new CliError(err.message + hint);
         }
         let head: unknown;
         if (o.head) {
+          let text: string;
           try {
-            head = JSON.parse(readFileSync(o.head, "utf8"));
+            text = readFileSync(o.head, "utf8");
           } catch (err) {
-            throw new CliError(`--head ${o.head}: ${(err as Error).message}`);
+            throw new CliError(`--head ${o.head}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+          }
+          try {
+            head = JSON.parse(text);
+          } catch {
+            throw new CliError(`--head ${o.head}: not JSON (a head is the one-line object \`ledagent proofs head\` prints)`);
           }
         }
         let result;

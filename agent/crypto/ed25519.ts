@@ -66,7 +66,7 @@ export function parsePublicKey(pem: string | Buffer, source = "public key"): Key
   // createPublicKey also accepts a private key (deriving its public half): refuse it, so no one
   // is ever asked to copy a device's private key off the device to verify its proofs.
   if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem.toString())) {
-    throw new KeyError(`${source} is a PRIVATE key; verify with the public key (\`ledagent keys show\`) and keep the private key on the device`);
+    throw new KeyError(`${source} is a PRIVATE key; give the public key instead, and keep the private key where it belongs`);
   }
   let key: KeyObject;
   try {

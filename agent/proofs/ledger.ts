@@ -1,6 +1,6 @@
 // The device's append-only ledger in SQLite. An append builds, signs, hashes and commits one
-// entry in a single IMMEDIATE transaction: the write lock serialises appenders, in this process
-// and in others (a technician's `ledagent note` beside the daemon), and the entry is durable
+// entry in one autocommit insert keyed by seq, so appenders in this process and in others (a
+// technician's `ledagent note` beside the daemon) serialise on the key, and the entry is durable
 // (WAL, synchronous=FULL) when append returns.
 import type { Logger } from "pino";
 import { canonicalString, signCanonical, type KeyPair } from "../crypto/index.js";
@@ -38,6 +38,9 @@ export interface TimeRange {
 }
 
 const PAGE = 1000;
+
+/** The longest entry the ledger writes (canonical JSON characters); verifiers accept lines up to 1 MiB. */
+export const MAX_ENTRY_CHARS = 64 * 1024;
 
 export class LedgerError extends Error {
   constructor(message: string) {
@@ -155,6 +158,10 @@ export class Ledger extends LedgerReader {
         },
         this.deps.keys.privateKey,
       );
+      // Verifiers read at most MAX_ENTRY_CHARS a line; a longer entry could never be verified.
+      if (body.length > MAX_ENTRY_CHARS) {
+        throw new LedgerError(`ledger append refused: the entry would be ${body.length} characters, more than ${MAX_ENTRY_CHARS}; shorten its detail`);
+      }
       const play = entry.kind === "play" ? entry.play : undefined;
       const event = entry.kind === "event" ? entry.event : undefined;
       const hash = sha256Hex(body);

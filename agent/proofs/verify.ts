@@ -2,8 +2,8 @@
 // public key would, one line at a time: memory stays flat however long the export is.
 import type { KeyObject } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import { canonicalString, verifyCanonical } from "../crypto/index.js";
 import { entrySignatureValid, isStub, sha256Hex } from "./entry.js";
 import { duplicateKey } from "./json-keys.js";
@@ -63,8 +63,8 @@ class Stop extends Error {
 }
 
 function stop(reason: VerifyFailureReason, seq: number | null, line: number, detail: string): never {
-  const at = seq === null ? `line ${line}` : `seq ${seq}`;
-  throw new Stop({ ok: false, seq, line, reason, message: `${reason} at ${at}: ${detail}` });
+  const at = seq !== null ? ` at seq ${seq}` : line > 0 ? ` at line ${line}` : "";
+  throw new Stop({ ok: false, seq, line, reason, message: `${reason}${at}: ${detail}` });
 }
 
 function checkHead(head: unknown, publicKey: KeyObject): Checkpoint {
@@ -203,9 +203,47 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
   return { ok: true, entries: whole + stubs, whole, stubs, firstSeq, lastSeq: prev.seq, screen, headSeq: head?.seq ?? null, summary };
 }
 
-/** Lines of a stream, without their line ends. */
-export function streamLines(input: Readable): AsyncIterable<string> {
-  return createInterface({ input, crlfDelay: Infinity });
+let overlongLine: string | undefined;
+/** Stands for a line that was too long to keep: one string past the limit, made once. */
+function tooLong(): string {
+  overlongLine ??= " ".repeat(MAX_LINE + 1);
+  return overlongLine;
+}
+
+/**
+ * Lines of a stream, without their line ends (LF or CRLF). A line longer than MAX_LINE is not
+ * kept: the rest of it is skipped as it streams past and the verifier is handed a stand-in that
+ * it reports as too long, so a hostile file cannot make memory grow.
+ */
+export async function* streamLines(input: Readable): AsyncGenerator<string> {
+  const decoder = new StringDecoder("utf8");
+  let partial = "";
+  let overlong = false;
+  const finish = (piece: string): string => {
+    if (overlong || partial.length + piece.length > MAX_LINE) return tooLong();
+    const line = partial + piece;
+    return line.endsWith("\r") ? line.slice(0, -1) : line;
+  };
+  const keep = (rest: string): void => {
+    if (overlong) return;
+    if (partial.length + rest.length > MAX_LINE) {
+      overlong = true;
+      partial = "";
+    } else partial += rest;
+  };
+  for await (const chunk of input) {
+    const text = typeof chunk === "string" ? chunk : decoder.write(chunk as Buffer);
+    let start = 0;
+    for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
+      yield finish(text.slice(start, nl));
+      partial = "";
+      overlong = false;
+      start = nl + 1;
+    }
+    keep(text.slice(start));
+  }
+  keep(decoder.end());
+  if (overlong || partial !== "") yield finish("");
 }
 
 /** Verifies an export file ("-" for stdin). */

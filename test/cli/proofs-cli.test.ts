@@ -64,7 +64,7 @@ describe("ledagent init, keys, note, proofs", () => {
   it("verify refuses a private key given as --key", async () => {
     const r = await cli(["proofs", "verify", "--key", join(dataDir, "keys", "device.key"), "-"], "{}\n");
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/is a PRIVATE key; verify with the public key/);
+    expect(r.stderr).toMatch(/is a PRIVATE key; give the public key instead.*`ledagent keys show` prints the public key/);
   });
 
   it("export from a data directory with no ledger fails instead of exporting nothing", async () => {
@@ -122,6 +122,12 @@ describe("ledagent init, keys, note, proofs", () => {
   it("bad usage exits 2, failures exit 1, each with one line", async () => {
     expect((await cli(["proofs", "verify", "x.jsonl"])).code).toBe(2); // --key missing
     expect((await cli(["proofs", "export", "--format", "xml"])).code).toBe(2);
+    const badPanel = await cli(["init", "--screen", "x", "--data-dir", join(tmp.dir, "d3"), "--panel", "7x3", "--force"]);
+    expect(badPanel.code).toBe(2);
+    expect(badPanel.stderr).toMatch(/panel\.width: 7: expected >=8/);
+    const badHead = await cli(["proofs", "verify", "--key", pub, "--head", config, "-"], "{}\n");
+    expect(badHead.code).toBe(1);
+    expect(badHead.stderr).toMatch(/--head .*: not JSON/);
     const noFile = await cli(["proofs", "verify", "--key", pub, join(tmp.dir, "missing.jsonl")]);
     expect(noFile.code).toBe(1);
     expect(noFile.stderr).toMatch(/ENOENT/);
