@@ -5,6 +5,7 @@ import { registerControllerCommands } from "./cli/controller.js";
 import { registerCreativesCommands } from "./cli/creatives.js";
 import { registerDemoCommand } from "./cli/demo.js";
 import { registerInitCommands } from "./cli/init.js";
+import { registerOpsCommands } from "./cli/ops.js";
 import { registerProofsCommands } from "./cli/proofs.js";
 import { registerScheduleCommands } from "./cli/schedule.js";
 import { VERSION } from "./version.js";
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerControllerCommands(program);
   registerCreativesCommands(program);
   registerScheduleCommands(program);
+  registerOpsCommands(program);
   registerDemoCommand(program);
   // Subcommands inherit exitOverride only when added after it; apply it to all of them.
   const applyOverride = (cmd: Command): void => {

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 const TODAY = `ledagent: what works today (the full demo, with broker and player, comes next)
 
 Set up a screen and its signed ledger:
-  npx ledagent init --screen demo-001 --data-dir $PWD/.ledagent-demo --panel 768x384 --config .ledagent-demo/config.yaml
+  npx ledagent init --screen demo-001 --data-dir $PWD/.ledagent-demo --panel 768x384 --timezone Asia/Shanghai --config .ledagent-demo/config.yaml
   export LEDAGENT_CONFIG=.ledagent-demo/config.yaml
   npx ledagent note "hello from the field"                 append a signed technician note
   npx ledagent proofs export --out .ledagent-demo/proofs.jsonl
@@ -20,10 +20,12 @@ Fit creatives to the panel:
   npx ledagent creatives prepare some-video.mp4            exact panel size, H.264, cached by hash
   npx ledagent pattern grid                                 a 1 px grid at the panel's resolution
 
-Plan a signed schedule:
-  npx ledagent schedule plan --schedule schedule.json --hours 2
-  npx ledagent schedule load schedule.json                  (needs opsPublicKey in the config)
-  npx ledagent report delivery
+Sign a schedule as ops would, load it, and see the plan:
+  npx ledagent ops keys init --dir .ledagent-demo/ops
+  npx ledagent ops sign-schedule deploy/examples/schedule.json --key .ledagent-demo/ops/ops.key --out .ledagent-demo/schedule.signed.json
+  LEDAGENT_OPS_PUBLIC_KEY=$PWD/.ledagent-demo/ops/ops.pub.pem npx ledagent schedule load .ledagent-demo/schedule.signed.json
+  npx ledagent schedule plan --from 2026-12-04T12:00:00+08:00 --hours 1
+  npx ledagent report delivery --from 2026-12-04 --to 2026-12-05
 
 Every command has --help. Documentation: README.md and docs/.
 `;
