@@ -4,19 +4,22 @@ import type { Command } from "commander";
 import type { Config } from "../config.js";
 import { loadPublicKey } from "../crypto/index.js";
 import { agentPaths } from "../paths.js";
-import { deliveryCsv, deliveryReport, countDelivered } from "../playback/delivery/delivery.js";
+import { countDelivered, deliveryCsv, deliveryReport, type DeliveryRow } from "../playback/delivery/delivery.js";
 import { plan, type Plan, type PlanSchedule } from "../playback/planner/index.js";
-import { applyEnvelope, ScheduleStore, validateDocument, type CurrentSchedule } from "../playback/schedule/index.js";
+import { applyEnvelopeText, capReasons, checkEnvelope, ScheduleStore, validateDocument, type CurrentSchedule, type EnvelopeCheck } from "../playback/schedule/index.js";
 import { openLedger, openLedgerReader } from "../proofs/open.js";
 import { action, CliError, cliConfig, intOption } from "./common.js";
 
-function readJson(path: string): unknown {
-  let text: string;
+function readText(path: string): string {
   try {
-    text = readFileSync(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch (err) {
     throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+}
+
+function readJson(path: string): unknown {
+  const text = readText(path);
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -39,6 +42,31 @@ function storedSchedule(config: Config): CurrentSchedule {
 
 function appliedTimes(current: CurrentSchedule): Record<string, number> {
   return Object.fromEntries(Object.entries(current.campaignAppliedAt).map(([id, at]) => [id, Date.parse(at)]));
+}
+
+/**
+ * Why `schedule load` would refuse the envelope (or bare document) in `plan --schedule F`, which
+ * still plans from it: a preview. Checked against this agent's config, key and stored version.
+ */
+function loadWarnings(file: string, raw: unknown, cmd: Command): string[] {
+  let check: EnvelopeCheck;
+  try {
+    const config = cliConfig(cmd);
+    let currentVersion: number | null = null;
+    try {
+      currentVersion = new ScheduleStore({ path: agentPaths(config).scheduleFile }).current()?.document.version ?? null;
+    } catch {
+      currentVersion = null; // a damaged store does not block a load either
+    }
+    check = { opsPublicKey: config.opsPublicKey ? loadPublicKey(config.opsPublicKey) : null, screenId: config.screenId, currentVersion };
+  } catch (err) {
+    return [`${file} was not checked against \`schedule load\`: ${(err as Error).message.split("\n")[0]}`];
+  }
+  const bare = !(raw && typeof raw === "object" && "schedule" in raw);
+  const decision = checkEnvelope(bare ? { schedule: raw } : raw, check);
+  if (decision.outcome !== "reject") return [];
+  const reasons = decision.reasons.map((r) => (bare && r.startsWith("unsigned:") ? "unsigned: a bare document, not a signed envelope" : r));
+  return [`${file} would be rejected by \`schedule load\`: ${reasons.join("; ")}`];
 }
 
 const pad = (text: string, width: number): string => text.padEnd(width);
@@ -67,13 +95,18 @@ export function registerScheduleCommands(program: Command): void {
     .action(
       action((file: string, _opts: unknown, cmd: Command) => {
         const config = cliConfig(cmd);
-        const raw = readJson(file);
+        // A path that cannot be read delivered nothing; bytes that did arrive are judged (and a
+        // rejection recorded) by applyEnvelopeText, JSON or not.
+        const text = readText(file);
         const opsPublicKey = config.opsPublicKey ? loadPublicKey(config.opsPublicKey) : null;
         const { ledger, close } = openLedger(config);
         try {
           const store = new ScheduleStore({ path: agentPaths(config).scheduleFile });
-          const result = applyEnvelope({ store, opsPublicKey, screenId: config.screenId, ledger, now: () => new Date() }, raw, `file:${file}`);
-          if (result.state === "rejected") throw new CliError(`schedule rejected: ${result.reasons.join("; ")}`);
+          const result = applyEnvelopeText({ store, opsPublicKey, screenId: config.screenId, ledger, now: () => new Date() }, text, `file:${file}`);
+          if (result.state === "rejected") {
+            const more = result.moreReasons > 0 ? `; and ${result.moreReasons} more` : "";
+            throw new CliError(`schedule rejected: ${result.reasons.join("; ")}${more}`);
+          }
           if (result.state === "unchanged") process.stdout.write(`schedule v${result.version} is already in force; nothing changed\n`);
           else process.stdout.write(`schedule v${result.version} applied${result.previousVersion !== null ? ` (was v${result.previousVersion})` : ""}\n`);
         } finally {
@@ -117,12 +150,21 @@ export function registerScheduleCommands(program: Command): void {
         const to = from + intOption("--hours", opts.hours, 1, 744) * 3_600_000;
         let result: Plan;
         let zone: string;
+        let warnings: string[] = [];
+        const print = (): void => {
+          for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+          process.stdout.write(opts.json ? `${JSON.stringify({ ...result, warnings }, null, 2)}\n` : planTable(result, zone));
+        };
         if (opts.schedule) {
           const raw = readJson(opts.schedule) as { schedule?: unknown };
           const validation = validateDocument(raw && typeof raw === "object" && "schedule" in raw ? raw.schedule : raw);
-          if (!validation.ok) throw new CliError(`${opts.schedule}: ${validation.problems.join("; ")}`);
+          if (!validation.ok) {
+            const { reasons, moreReasons } = capReasons(validation.problems);
+            throw new CliError(`${opts.schedule}: ${reasons.join("; ")}${moreReasons ? `; and ${moreReasons} more` : ""}`);
+          }
           zone = validation.document.timezone;
           result = plan({ schedule: validation.document, from, to });
+          warnings = loadWarnings(opts.schedule, raw, cmd);
         } else {
           const config = cliConfig(cmd);
           const current = storedSchedule(config);
@@ -130,7 +172,7 @@ export function registerScheduleCommands(program: Command): void {
           if (from > Date.now()) {
             // The time between now and a future --from has not happened: nothing is owed for it.
             result = plan({ schedule: current.document as PlanSchedule, from, to });
-            process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : planTable(result, zone));
+            print();
             return;
           }
           const { reader, close } = openLedgerReader(config);
@@ -144,7 +186,7 @@ export function registerScheduleCommands(program: Command): void {
             close();
           }
         }
-        process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : planTable(result, zone));
+        print();
       }),
     );
 
@@ -160,41 +202,49 @@ export function registerScheduleCommands(program: Command): void {
       action((opts: { from?: string; to?: string; customer?: string; format: string }, cmd: Command) => {
         if (opts.format !== "table" && opts.format !== "csv") throw new CliError(`--format: ${JSON.stringify(opts.format)} is not table or csv`, 2);
         const config = cliConfig(cmd);
-        const to = timeOption("--to", opts.to, Date.now());
-        const from = timeOption("--from", opts.from, to - 7 * 24 * 3_600_000);
-        if (to <= from) throw new CliError("--from must be before --to", 2);
+        const now = Date.now();
+        const until = timeOption("--to", opts.to, now);
+        const from = timeOption("--from", opts.from, until - 7 * 24 * 3_600_000);
+        if (until <= from) throw new CliError("--from must be before --to", 2);
+        // What has not happened yet is neither short nor owed: the report stops at now.
+        const to = Math.min(until, now);
         const current = storedSchedule(config);
-        const { reader, close } = openLedgerReader(config);
-        let rows;
-        try {
-          const takedowns = [...reader.events({ type: "takedown", to: new Date(to).toISOString() })].map((e) => ({
-            at: Date.parse(e.at),
-            campaign: typeof e.event.campaign === "string" ? e.event.campaign : undefined,
-            creative: typeof e.event.creative === "string" ? e.event.creative : undefined,
-          }));
-          rows = deliveryReport({
-            schedule: current.document as PlanSchedule,
-            plays: reader.plays({ from: new Date(from).toISOString(), to: new Date(to).toISOString() }),
-            from,
-            to,
-            controllerConfigured: config.controller.driver !== "none",
-            appliedAt: appliedTimes(current),
-            takedowns,
-            customer: opts.customer,
-          });
-        } finally {
-          close();
-        }
-        if (opts.format === "csv") {
-          process.stdout.write(deliveryCsv(rows));
-          return;
-        }
-        const lines = [`${pad("day", 12)} ${pad("customer", 16)} ${pad("campaign", 20)} contracted delivered make-goods short owed`];
-        for (const r of rows) {
-          const day = new Date(r.day).toLocaleDateString("sv-SE", { timeZone: current.document.timezone });
-          lines.push(`${pad(day, 12)} ${pad(r.customer, 16)} ${pad(r.campaign, 20)} ${String(r.contracted).padStart(10)} ${String(r.delivered).padStart(9)} ${String(r.makeGoods).padStart(10)} ${String(r.shortfall).padStart(5)} ${String(r.owed).padStart(4)}`);
-        }
-        process.stdout.write(`${lines.join("\n")}\n`);
+        const rows = to > from ? readDelivery(config, current, { from, to, customer: opts.customer }) : [];
+        process.stdout.write(opts.format === "csv" ? deliveryCsv(rows) : deliveryTable(rows));
       }),
     );
+}
+
+function readDelivery(config: Config, current: CurrentSchedule, window: { from: number; to: number; customer?: string }): DeliveryRow[] {
+  const { from, to } = window;
+  const { reader, close } = openLedgerReader(config);
+  try {
+    const takedowns = [...reader.events({ type: "takedown", to: new Date(to).toISOString() })].map((e) => ({
+      at: Date.parse(e.at),
+      campaign: typeof e.event.campaign === "string" ? e.event.campaign : undefined,
+      creative: typeof e.event.creative === "string" ? e.event.creative : undefined,
+    }));
+    return deliveryReport({
+      schedule: current.document as PlanSchedule,
+      plays: reader.plays({ from: new Date(from).toISOString(), to: new Date(to).toISOString() }),
+      from,
+      to,
+      controllerConfigured: config.controller.driver !== "none",
+      appliedAt: appliedTimes(current),
+      takedowns,
+      customer: window.customer,
+    });
+  } finally {
+    close();
+  }
+}
+
+/** Days are local dates in the schedule's zone, as in the CSV. */
+function deliveryTable(rows: DeliveryRow[]): string {
+  const lines = [`${pad("day", 12)} ${pad("customer", 16)} ${pad("campaign", 20)} contracted delivered make-goods short owed`];
+  for (const r of rows) {
+    const counts = [[r.contracted, 10], [r.delivered, 9], [r.makeGoods, 10], [r.shortfall, 5], [r.owed, 4]].map(([n, w]) => String(n).padStart(w)).join(" ");
+    lines.push(`${pad(r.day, 12)} ${pad(r.customer, 16)} ${pad(r.campaign, 20)} ${counts}`);
+  }
+  return `${lines.join("\n")}\n`;
 }

@@ -296,9 +296,9 @@ describe("independent verifier agrees with ledagent's", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Where the two once disagreed, or ledagent broke its own contract: found in review, now fixed.
+// Cases where the two once disagreed, or ledagent broke its own contract; each was fixed.
 
-describe("defects found in review", () => {
+describe("former defects", () => {
   let tmp: ReturnType<typeof tempDir>;
   let t: ReturnType<typeof keyedLedger>;
   let head: Checkpoint;

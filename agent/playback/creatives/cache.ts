@@ -86,6 +86,20 @@ export class CreativeCache {
     return JSON.parse(row.info) as MediaInfo;
   }
 
+  /**
+   * True when sources/<sha256> holds exactly those bytes though it was never probed (an attempt
+   * whose ffprobe failed keeps them): they need no new download.
+   */
+  async holdsSourceBytes(sha256: string): Promise<boolean> {
+    const path = this.sourcePath(sha256);
+    if (fileSize(path) === null) return false;
+    try {
+      return (await sha256OfFile(path)) === sha256;
+    } catch {
+      return false;
+    }
+  }
+
   /** Moves verified staging bytes into place (same file system: an atomic rename). */
   adoptSourceFile(stagedPath: string, sha256: string): string {
     const target = this.sourcePath(sha256);

@@ -17,14 +17,24 @@ export type RejectReason =
   | "transcode-failed"
   | "rendition-mismatch"
   /** The agent itself could not store or read the files (disk full, permissions …). */
-  | "io-error";
+  | "io-error"
+  /**
+   * ffmpeg or ffprobe itself failed (cannot be spawned, was killed, exited without a word about
+   * the input, or is not ffmpeg/ffprobe at all): the environment's fault, not the creative's.
+   * Verified bytes are kept, so a later attempt with a working tool needs no new download.
+   */
+  | "tool-failed";
+
+/** Reasons that say nothing about the creative: the agent's own trouble, worth a later retry. */
+export const AGENT_FAULTS: ReadonlySet<RejectReason> = new Set<RejectReason>(["io-error", "tool-failed"]);
 
 export class CreativeRejected extends Error {
   constructor(
     readonly reason: RejectReason,
-    message: string,
+    /** The message without the reason code in front. */
+    readonly detail: string,
   ) {
-    super(`${reason}: ${message}`);
+    super(`${reason}: ${detail}`);
     this.name = "CreativeRejected";
   }
 }

@@ -99,6 +99,41 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+interface CauseFields {
+  code?: unknown;
+  message?: unknown;
+  errors?: unknown;
+  cause?: unknown;
+}
+
+/** One cause as a few words: "ECONNREFUSED 127.0.0.1:9", "ENOTFOUND cdn.example", "CERT_HAS_EXPIRED (certificate has expired)". */
+function causeDetail(cause: unknown, depth: number): string {
+  if (typeof cause === "string") return cause;
+  if (typeof cause !== "object" || cause === null || depth > 3) return "";
+  const c = cause as CauseFields;
+  // Happy eyeballs tries every address: an AggregateError with one error each.
+  if (Array.isArray(c.errors) && c.errors.length > 0) {
+    const each = [...new Set(c.errors.map((e: unknown) => causeDetail(e, depth + 1)).filter((d) => d !== ""))];
+    if (each.length > 0) return each.join(", ");
+  }
+  const code = typeof c.code === "string" ? c.code : "";
+  const message = typeof c.message === "string" ? (c.message.split("\n").find((l) => l.trim() !== "") ?? "").trim() : "";
+  // Node's system errors read "<syscall> <CODE> <address>": keep from the code on.
+  if (code !== "" && message.includes(code)) return message.slice(message.indexOf(code));
+  // OpenSSL's own message is a line of library internals; undici's codes say less than its message.
+  if (code.startsWith("ERR_SSL_")) return code;
+  if (code.startsWith("UND_ERR_")) return message || code;
+  if (message === "") return code || causeDetail(c.cause, depth + 1);
+  return code === "" ? message : `${code} (${message})`;
+}
+
+/** A failed attempt in one line, with what undici's "fetch failed" leaves in its `cause`. */
+export function fetchProblem(err: unknown): string {
+  const line = errorLine(err);
+  const detail = typeof err === "object" && err !== null ? causeDetail((err as CauseFields).cause, 0) : "";
+  return detail !== "" && !line.includes(detail) ? `${line}: ${detail}` : line;
+}
+
 export class CreativeFetcher {
   constructor(private readonly deps: FetchDeps) {}
 
@@ -182,14 +217,14 @@ export class CreativeFetcher {
       } catch (err) {
         if (err instanceof CreativeRejected) throw err;
         if (deadline.aborted) break;
-        lastProblem = errorLine(err);
+        lastProblem = fetchProblem(err);
         this.deps.log.warn({ url, attempt, problem: lastProblem }, "creative download attempt failed; will retry");
       }
     }
     if (deadline.aborted) {
       throw new CreativeRejected("timeout", `not complete within ${this.deps.timeoutMs / 1000} s (creatives.fetchTimeoutS)`);
     }
-    throw new CreativeRejected("fetch-failed", `${lastProblem} (after ${attempts} attempts)`);
+    throw new CreativeRejected("fetch-failed", `${lastProblem} (after ${attempts} attempt${attempts === 1 ? "" : "s"})`);
   }
 
   private async attempt(url: string, part: string, deadline: AbortSignal, onProgress?: FetchProgress): Promise<void> {

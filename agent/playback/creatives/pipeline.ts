@@ -7,7 +7,7 @@ import type { Config } from "../../config.js";
 import type { Logger } from "../../log.js";
 import type { Db } from "../../store/index.js";
 import { CreativeCache, profileKey, type EvictionResult } from "./cache.js";
-import { CreativeRejected, errorLine } from "./errors.js";
+import { AGENT_FAULTS, CreativeRejected, errorLine } from "./errors.js";
 import { CreativeFetcher, sha256OfFile } from "./fetch.js";
 import { RENDITION_RECIPE, renditionPlan } from "./fit.js";
 import { renderPattern, type PatternName } from "./patterns.js";
@@ -85,7 +85,8 @@ export class CreativePipeline {
       return { id, ok: true, creative: await work };
     } catch (err) {
       const rejected = err instanceof CreativeRejected ? err : new CreativeRejected("io-error", errorLine(err));
-      this.deps.log.warn({ creative: id, reason: rejected.reason, detail: rejected.message }, "creative refused");
+      if (AGENT_FAULTS.has(rejected.reason)) this.deps.log.error({ creative: id, reason: rejected.reason, detail: rejected.message }, "creative not prepared: the agent's own fault, not the creative's");
+      else this.deps.log.warn({ creative: id, reason: rejected.reason, detail: rejected.message }, "creative refused");
       return { id, ok: false, reason: rejected.reason, message: rejected.message };
     }
   }
@@ -121,7 +122,9 @@ export class CreativePipeline {
     const tolerance = this.deps.config.creatives.durationToleranceMs;
     let sha256 = request.sha256;
     let source = sha256 === null ? null : this.cache.source(sha256);
-    if (source === null) {
+    // Verified bytes kept from an attempt whose tools failed are probed again, not fetched again.
+    const held = source === null && sha256 !== null && (await this.cache.holdsSourceBytes(sha256));
+    if (source === null && !held) {
       onProgress?.({ stage: "fetch", percent: 0 });
       const staged = await this.fetcher.fetch(request.url, sha256, (got, total) => onProgress?.({ stage: "fetch", percent: total ? (got * 100) / total : null }));
       sha256 = staged.sha256;
@@ -129,19 +132,20 @@ export class CreativePipeline {
       if (cachedAlready) {
         await rm(staged.path, { force: true });
         source = cachedAlready;
-      } else {
-        this.cache.adoptSourceFile(staged.path, sha256);
-        onProgress?.({ stage: "probe", percent: null });
-        const path = this.cache.sourcePath(sha256);
-        // Bytes that cannot air are not kept (a length mismatch is the schedule's to fix: kept).
-        source = await probeMedia({ ffprobePath: this.deps.tools.ffprobe.path }, path).catch(async (err: unknown) => {
-          await rm(path, { force: true });
-          throw err;
-        });
-        this.cache.recordSource(sha256, source);
-      }
+      } else this.cache.adoptSourceFile(staged.path, sha256);
     }
     if (sha256 === null) throw new Error("unreachable: a fetched creative always has a hash");
+    if (source === null) {
+      onProgress?.({ stage: "probe", percent: null });
+      const path = this.cache.sourcePath(sha256);
+      // Bytes that cannot air are not kept (a length mismatch is the schedule's to fix: kept);
+      // neither are they dropped when the fault is the agent's (a broken ffprobe, the disk).
+      source = await probeMedia({ ffprobePath: this.deps.tools.ffprobe.path }, path).catch(async (err: unknown) => {
+        if (err instanceof CreativeRejected && !AGENT_FAULTS.has(err.reason)) await rm(path, { force: true });
+        throw err;
+      });
+      this.cache.recordSource(sha256, source);
+    }
     checkDuration(source, request.durationMs, tolerance);
     let rendition = await this.cache.rendition(sha256, this.profile);
     const cached = rendition !== null;
@@ -166,6 +170,7 @@ export class CreativePipeline {
       const onPercent = onProgress ? (percent: number) => onProgress({ stage: "fit", percent }) : undefined;
       await this.transcoder.run(plan, this.cache.sourcePath(sourceSha256), scratch, source.durationMs, onPercent);
       const out = await probeMedia({ ffprobePath: this.deps.tools.ffprobe.path }, scratch).catch((err: unknown) => {
+        if (err instanceof CreativeRejected && AGENT_FAULTS.has(err.reason)) throw err;
         throw new CreativeRejected("rendition-mismatch", `the fitted file cannot be read back (${errorLine(err)})`);
       });
       this.checkRendition(source, out);

@@ -5,6 +5,7 @@ import { stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { z } from "zod";
 import { CreativeRejected, errorLine } from "./errors.js";
+import { checkTool, toolFailure } from "./tools.js";
 import type { MediaInfo } from "./types.js";
 
 const execFileAsync = promisify(execFile);
@@ -59,7 +60,11 @@ export interface ProbeDeps {
   timeoutMs?: number;
 }
 
-/** Runs ffprobe on `path`; refuses (with the reason) what is empty or cannot be decoded. */
+/**
+ * Runs ffprobe on `path`; refuses (with the reason) what is empty or cannot be decoded. When
+ * ffprobe itself fails (cannot run, killed, silent, not ffprobe) the refusal is "tool-failed":
+ * the input is only called undecodable by an ffprobe that works and says why.
+ */
 export async function probeMedia(deps: ProbeDeps, path: string): Promise<MediaInfo> {
   const size = (await stat(path)).size;
   if (size === 0) throw new CreativeRejected("empty", "the file has no bytes");
@@ -70,6 +75,9 @@ export async function probeMedia(deps: ProbeDeps, path: string): Promise<MediaIn
       maxBuffer: 16 * 1024 * 1024,
     }));
   } catch (err) {
+    const broken = toolFailure(err, deps.ffprobePath);
+    if (broken !== null) throw new CreativeRejected("tool-failed", `ffprobe failed to run: ${broken}`);
+    await checkTool(deps.ffprobePath, "ffprobe");
     const stderr = (err as { stderr?: string }).stderr ?? "";
     // ffprobe's lines name the file and a demuxer instance; the reason is what follows.
     const lines = stderr.split("\n").map((l) => l.replace(/^\[[^\]]*\]\s*/, "").replace(`${path}: `, "").trim()).filter((l) => l !== "");
@@ -80,6 +88,8 @@ export async function probeMedia(deps: ProbeDeps, path: string): Promise<MediaIn
   try {
     parsed = probeSchema.parse(JSON.parse(stdout));
   } catch (err) {
+    // Output that is not ffprobe's JSON is first a question about the tool.
+    await checkTool(deps.ffprobePath, "ffprobe");
     throw new CreativeRejected("undecodable", `ffprobe gave no usable description: ${errorLine(err)}`);
   }
   return describe(parsed);

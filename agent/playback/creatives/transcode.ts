@@ -5,6 +5,7 @@ import type { Logger } from "../../log.js";
 import { CreativeRejected } from "./errors.js";
 import type { FfmpegPlan } from "./fit.js";
 import { SerialQueue } from "./queue.js";
+import { checkTool } from "./tools.js";
 
 export interface TranscoderDeps {
   ffmpegPath: string;
@@ -30,6 +31,20 @@ function ffmpegProblem(err: Error, stderr: string | null): string {
   return lines.pop() ?? err.message;
 }
 
+/**
+ * ffmpeg's own failure rather than the input's: it could not be spawned (or `nice` could not
+ * start it), was killed or stopped at its time limit, or exited without a word. Null otherwise.
+ */
+function toolProblem(err: Error & { code?: unknown }, stderr: string | null): string | null {
+  if (typeof err.code === "string") return err.message;
+  if (/killed with signal|ran into a timeout/.test(err.message)) return err.message;
+  const lines = (stderr ?? "").split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const fromNice = lines.find((l) => l.startsWith("nice:"));
+  if (fromNice) return fromNice;
+  if (lines.length === 0) return `${err.message.replace(/:\s*$/, "")} and printed nothing`;
+  return null;
+}
+
 export class Transcoder {
   private readonly queue = new SerialQueue();
 
@@ -45,8 +60,10 @@ export class Transcoder {
     return this.queue.run(() => this.runNow(plan, input, output, durationMs, onPercent));
   }
 
-  private runNow(plan: FfmpegPlan, input: string, output: string, durationMs: number | null, onPercent?: PercentListener): Promise<void> {
+  private async runNow(plan: FfmpegPlan, input: string, output: string, durationMs: number | null, onPercent?: PercentListener): Promise<void> {
     const { log } = this.deps;
+    // A broken ffmpeg must not pass for a creative ffmpeg cannot transcode.
+    await checkTool(this.deps.ffmpegPath, "ffmpeg");
     return new Promise<void>((resolve, reject) => {
       const command = ffmpeg({ niceness: this.deps.niceness ?? 19, timeout: this.deps.timeoutS ?? 3600 })
         .setFfmpegPath(this.deps.ffmpegPath)
@@ -64,7 +81,9 @@ export class Transcoder {
         });
       }
       command.on("error", (err: Error, _stdout: string | null, stderr: string | null) => {
-        reject(new CreativeRejected("transcode-failed", `ffmpeg: ${ffmpegProblem(err, stderr)}`));
+        const broken = toolProblem(err, stderr);
+        if (broken !== null) reject(new CreativeRejected("tool-failed", `ffmpeg failed to run: ${broken}`));
+        else reject(new CreativeRejected("transcode-failed", `ffmpeg: ${ffmpegProblem(err, stderr)}`));
       });
       command.on("end", () => {
         onPercent?.(100);

@@ -1,9 +1,9 @@
 // Delivery accounting from the ledger's play entries: what counts as delivered (proof-format.md:
 // `completed` on a verified screen, or with no controller by design), per campaign, per hour
 // and day, against what the contract asked for, and the make-goods still owed. Pure.
-import { buildContext } from "../planner/context.js";
+import { buildContext, type Runner } from "../planner/context.js";
 import { contracted, HOUR_MS } from "../planner/demands.js";
-import { daysOverlapping, hourStart, hoursOverlapping, toIso } from "../planner/time.js";
+import { dayStart, daysOverlapping, hourStart, hoursOverlapping, localDate } from "../planner/time.js";
 import type { DeliveredCounts, PlanSchedule, Takedown } from "../planner/types.js";
 import type { PlayEntry } from "../../proofs/types.js";
 
@@ -32,19 +32,25 @@ export function countDelivered(plays: Iterable<PlayEntry>, opts: { zone: string;
 export interface DeliveryRow {
   campaign: string;
   customer: string;
-  /** Start of the day in the schedule's zone, UTC. */
+  /** The day, as a local date (YYYY-MM-DD) in the schedule's zone. */
   day: string;
+  /** Contracted for the part of the day inside [from, to): a partly covered hour or day counts round(quota × covered active fraction). */
   contracted: number;
   delivered: number;
   makeGoods: number;
   shortfall: number;
-  /** Make-goods owed at the end of this day (makeGood campaigns; 0 otherwise). */
+  /**
+   * Make-goods owed at the end of this day (makeGood campaigns; 0 otherwise): the shortfall of the
+   * periods (hours or days) that ended by `to`, less make-goods delivered. A period still running
+   * at `to` is not owed yet (the planner catches it up in place), as in `ledagent schedule plan`.
+   */
   owed: number;
 }
 
 export interface DeliveryInput {
   schedule: PlanSchedule;
   plays: Iterable<PlayEntry>;
+  /** The report covers [from, to); the caller keeps `to` at or before now. */
   from: number;
   to: number;
   controllerConfigured: boolean;
@@ -52,6 +58,38 @@ export interface DeliveryInput {
   appliedAt?: Readonly<Record<string, number>>;
   takedowns?: readonly Takedown[];
   customer?: string;
+}
+
+interface DayCount {
+  due: number;
+  got: number;
+  short: number;
+  /** Shortfall of the periods that ended by the report's end. */
+  endedShort: number;
+}
+
+/** One local day of one campaign, its periods clipped to [notBefore, to). */
+function countDay(runner: Runner, counts: DeliveredCounts | undefined, day: readonly [number, number], window: { from: number; to: number; notBefore: number; zone: string }): DayCount {
+  const [dayFrom, dayTo] = day;
+  const { from, to, notBefore, zone } = window;
+  const out: DayCount = { due: 0, got: 0, short: 0, endedShort: 0 };
+  if (runner.campaign.playsPerHour !== undefined) {
+    for (const h of hoursOverlapping(Math.max(dayFrom, from), Math.min(dayTo, to), zone)) {
+      const due = contracted(runner, "hour", h, h + HOUR_MS, zone, notBefore, to);
+      const got = counts?.byHour.get(h) ?? 0;
+      const short = Math.max(0, due - got);
+      out.due += due;
+      out.got += got;
+      out.short += short;
+      if (h + HOUR_MS <= to) out.endedShort += short;
+    }
+    return out;
+  }
+  out.due = contracted(runner, "day", dayFrom, dayTo, zone, notBefore, to);
+  for (const h of hoursOverlapping(dayFrom, dayTo, zone)) out.got += counts?.byHour.get(h) ?? 0;
+  out.short = Math.max(0, out.due - out.got);
+  if (dayTo <= to) out.endedShort = out.short;
+  return out;
 }
 
 export function deliveryReport(input: DeliveryInput): DeliveryRow[] {
@@ -65,39 +103,26 @@ export function deliveryReport(input: DeliveryInput): DeliveryRow[] {
   const makeGoodsByDay = new Map<string, number>();
   for (const e of plays) {
     if (!e.play.makeGood || !isDelivered(e, input.controllerConfigured)) continue;
-    const key = `${e.play.campaign}@${daysOverlapping(Date.parse(e.play.startedAt), Date.parse(e.play.startedAt) + 1, zone)[0][0]}`;
+    const key = `${e.play.campaign}@${dayStart(Date.parse(e.play.startedAt), zone)}`;
     makeGoodsByDay.set(key, (makeGoodsByDay.get(key) ?? 0) + 1);
   }
   const rows: DeliveryRow[] = [];
   for (const runner of ctx.runners) {
     const c = runner.campaign;
     if (c.exclusive || (input.customer && c.customer !== input.customer)) continue;
-    const kind = c.playsPerHour !== undefined ? "hour" : "day";
     const counts = delivered.get(c.id);
-    const notBefore = Math.max(input.from, input.appliedAt?.[c.id] ?? input.from);
-    let owed = 0;
-    for (const [dayFrom, dayTo] of daysOverlapping(input.from, input.to, zone)) {
-      const end = Math.min(dayTo, input.to);
-      let due = 0;
-      let got = 0;
-      let short = 0;
-      if (kind === "hour") {
-        for (const h of hoursOverlapping(Math.max(dayFrom, input.from), end, zone)) {
-          const n = contracted(runner, "hour", h, h + HOUR_MS, zone, notBefore);
-          const d = counts?.byHour.get(h) ?? 0;
-          due += n;
-          got += d;
-          short += Math.max(0, n - d);
-        }
-      } else {
-        due = contracted(runner, "day", dayFrom, dayTo, zone, notBefore);
-        for (const h of hoursOverlapping(dayFrom, dayTo, zone)) got += counts?.byHour.get(h) ?? 0;
-        short = Math.max(0, due - got);
-      }
-      const makeGoods = makeGoodsByDay.get(`${c.id}@${dayFrom}`) ?? 0;
-      if (due === 0 && got === 0 && makeGoods === 0) continue;
-      if (c.makeGood) owed = Math.max(0, owed + short - makeGoods);
-      rows.push({ campaign: c.id, customer: c.customer, day: toIso(dayFrom), contracted: due, delivered: got, makeGoods, shortfall: short, owed });
+    const window = { from: input.from, to: input.to, notBefore: Math.max(input.from, input.appliedAt?.[c.id] ?? input.from), zone };
+    // As the planner's rule 6: what ended periods missed, less every make-good delivered so far.
+    let endedShort = 0;
+    let makeGoodsSoFar = 0;
+    for (const day of daysOverlapping(input.from, input.to, zone)) {
+      const n = countDay(runner, counts, day, window);
+      const makeGoods = makeGoodsByDay.get(`${c.id}@${day[0]}`) ?? 0;
+      if (n.due === 0 && n.got === 0 && makeGoods === 0) continue;
+      endedShort += n.endedShort;
+      makeGoodsSoFar += makeGoods;
+      const owed = c.makeGood ? Math.max(0, endedShort - makeGoodsSoFar) : 0;
+      rows.push({ campaign: c.id, customer: c.customer, day: localDate(day[0], zone), contracted: n.due, delivered: n.got, makeGoods, shortfall: n.short, owed });
     }
   }
   return rows.sort((a, b) => a.day.localeCompare(b.day) || a.customer.localeCompare(b.customer) || a.campaign.localeCompare(b.campaign));

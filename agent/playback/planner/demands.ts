@@ -1,14 +1,13 @@
 // Rules 3, 5 and 6 as numbers: how many plays each campaign is owed in each hour or day, the
 // window each one should start in, which survive an oversold hour, and what is owed from the past.
-import { conflicts, SEPARATOR_MS, type PlanContext, type Runner } from "./context.js";
+import type { PlanContext, Runner } from "./context.js";
+import { blockReason, evenWindows, slotWindows } from "./slots.js";
 import {
-  containing,
   daypartIntervals,
   daysOverlapping,
   hoursOverlapping,
   intersect,
   parseInstant,
-  pointAt,
   totalLength,
   type Interval,
 } from "./time.js";
@@ -50,11 +49,14 @@ export interface Period {
   nextK: number;
 }
 
-/** Contracted plays of a campaign in [start, end) (an hour or a day), counting from `notBefore`. */
-export function contracted(runner: Runner, kind: "hour" | "day", start: number, end: number, zone: string, notBefore = -Infinity): number {
+/**
+ * Contracted plays of a campaign in the period [start, end) (an hour or a day), counting only its
+ * part in [notBefore, notAfter): a partly covered period gets round(quota × covered active fraction).
+ */
+export function contracted(runner: Runner, kind: "hour" | "day", start: number, end: number, zone: string, notBefore = -Infinity, notAfter = Infinity): number {
   const c = runner.campaign;
   if (c.exclusive) return 0;
-  const active = intersect(runner.active, [[Math.max(start, notBefore), end]]);
+  const active = intersect(runner.active, [[Math.max(start, notBefore), Math.min(end, notAfter)]]);
   const length = totalLength(active);
   if (length === 0) return 0;
   if (kind === "hour") return Math.round((c.playsPerHour ?? 0) * (length / HOUR_MS));
@@ -67,29 +69,6 @@ function deliveredIn(counts: DeliveredCounts | undefined, start: number, end: nu
   let n = 0;
   for (let h = start; h < end; h += HOUR_MS) n += counts.byHour.get(h) ?? 0;
   return n;
-}
-
-/** Lays n windows evenly over the intervals (rule 3: the k-th in [k/n, (k+1)/n) of the time). */
-function windows(list: Interval[], n: number): Interval[] {
-  const out: Interval[] = [];
-  for (let k = 0; k < n; k++) out.push([Math.ceil(pointAt(list, k / n)), Math.ceil(pointAt(list, (k + 1) / n))]);
-  return out;
-}
-
-/** Whether a play can start somewhere in `list` and still end before the stop (block or takedown) that may cut it off. */
-function startable(runner: Runner, list: Interval[]): boolean {
-  const shortest = Math.min(...runner.creatives.map((c) => c.durationMs));
-  return list.some(([a, b]) => {
-    if (b !== runner.takedownAt && (containing(runner.active, b) === undefined || containing(runner.airable, b) !== undefined)) return b > a;
-    const block = runner.blocks.find((x) => x.from === b);
-    const gap = block?.exclusiveOf && conflicts(runner, block.exclusiveOf) ? SEPARATOR_MS : 0;
-    return b - a >= shortest + gap;
-  });
-}
-
-function blockReason(runner: Runner, within: Interval[]): string {
-  for (const b of runner.blocks) if (intersect(within, [[b.from, b.to]]).length > 0) return b.reason;
-  return "no legal start";
 }
 
 /** Periods (hours or days) of every quota campaign overlapping the window, with their demands. */
@@ -110,14 +89,13 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       if (n === 0) continue;
       const counts = input.delivered?.get(c.id);
       const active = intersect(runner.active, [[start, end]]);
-      const contract = windows(active, n);
+      const contract = evenWindows(active, n);
       const delivered = deliveredIn(counts, start, end);
       const period: Period = { runner, kind, start, end, contracted: n, delivered, planned: 0, expired: 0, dropped: 0, reasons: new Set(), contract, nextK: 0 };
       periods.push(period);
       // Items start no earlier than the plan: the part of a period before `from` is history.
       const legal = intersect(runner.airable, [[Math.max(start, input.from), end]]);
-      const moved = totalLength(intersect(runner.airable, [[start, end]])) < totalLength(active);
-      const moveReason = moved ? blockReason(runner, active) : undefined;
+      const blocked = totalLength(intersect(runner.airable, [[start, end]])) < totalLength(active);
       // Without history, windows already past are taken as played; with it, what is missing is caught up.
       const remaining = history
         ? Math.max(0, n - period.delivered)
@@ -129,38 +107,20 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
         continue;
       }
       if (totalLength(legal) === 0) {
+        // The cause is what covers the rest of the period; with nothing left of it, what covered its past.
+        const ahead = intersect(active, [[Math.max(start, input.from), end]]);
+        const reason = ahead.length
+          ? blockReason(runner, ahead, "no legal start left in this period")
+          : blockReason(runner, active, "not delivered before the plan started, and no active time is left in this period");
         period.dropped += remaining;
-        period.reasons.add(moveReason ?? "no legal start left in this period");
+        period.reasons.add(reason);
         continue;
       }
-      // Rule 3 bends only where a hard rule forces it: a window with legal time left keeps its
-      // contractual bounds (from its first legal instant); the plays whose windows have none left
-      // (blocked, or already past and caught up) are re-spread over the legal time.
       const first = n - remaining;
-      const own: (Interval | null)[] = [];
-      for (let k = first; k < n; k++) {
-        if (!moved && start >= input.from) {
-          own.push(contract[k]);
-          continue;
-        }
-        const legalPart = intersect(legal, [contract[k]]);
-        own.push(startable(runner, legalPart) ? [legalPart[0][0], contract[k][1]] : null);
-      }
-      const spread = windows(legal, own.filter((w) => w === null).length);
       period.nextK = first;
-      let displaced = 0;
-      for (let i = 0; i < remaining; i++) {
-        const k = first + i;
-        const [from, to] = own[i] ?? spread[displaced++];
-        demands.push({
-          runner,
-          k,
-          period,
-          from,
-          to: Math.max(to, from + 1),
-          expires: legal[legal.length - 1][1],
-          moveReason,
-        });
+      const expires = legal[legal.length - 1][1];
+      for (const slot of slotWindows(runner, contract, first, legal, input.from, !blocked && start >= input.from)) {
+        demands.push({ runner, k: slot.k, period, from: slot.from, to: Math.max(slot.to, slot.from + 1), expires, moveReason: slot.moveReason });
       }
     }
   }
@@ -238,6 +198,7 @@ function shareInProportion(atLevel: Demand[], capacity: number): { kept: Demand[
     const survivors = e.list.slice(0, e.take);
     const span = survivors.length ? [e.list[0].from, e.list[e.list.length - 1].to] : [0, 0];
     survivors.forEach((d, i) => {
+      d.moveReason ??= "oversold: the plays kept in this hour were re-spread over it";
       const width = (span[1] - span[0]) / survivors.length;
       d.from = Math.ceil(span[0] + i * width);
       d.to = Math.max(d.from + 1, Math.ceil(span[0] + (i + 1) * width));

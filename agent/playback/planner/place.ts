@@ -194,7 +194,7 @@ export function place(ctx: PlanContext, input: PlannerInput, demands: Demand[], 
       const r = d.runner;
       if (t >= d.expires) {
         d.period.expired++;
-        d.period.reasons.add(d.why ?? "no room: the time went to other plays");
+        d.period.reasons.add(d.moveReason ?? d.why ?? "no room: the time went to other plays");
         guard.settle(d);
         continue;
       }
@@ -229,7 +229,8 @@ export function place(ctx: PlanContext, input: PlannerInput, demands: Demand[], 
       const { demand: d, creative } = chosen;
       const [contractFrom, contractTo] = d.period.contract[d.period.nextK++];
       if (t < contractFrom || t >= contractTo) {
-        const reason = d.why ?? d.moveReason ?? (t >= contractTo ? "the hour was busy: earlier plays ran into its window" : "catch-up of a play not yet delivered in this period");
+        // The root cause first: a hard rule took its window; else what it last waited for.
+        const reason = d.moveReason ?? d.why ?? (t >= contractTo ? "busy: earlier plays ran into its window" : "early: its period's plays were re-spread");
         bends.push({ campaign: d.runner.campaign.id, at: toIso(t), windowFrom: toIso(contractFrom), windowTo: toIso(contractTo), reason });
       }
       d.period.planned++;
@@ -247,7 +248,7 @@ export function place(ctx: PlanContext, input: PlannerInput, demands: Demand[], 
   for (const d of [...waiting.drain(), ...pending.slice(next)]) {
     if (d.expires > input.to) continue; // may still play after the window: not a shortfall yet
     d.period.expired++;
-    d.period.reasons.add(d.why ?? "no room: the time went to other plays");
+    d.period.reasons.add(d.moveReason ?? d.why ?? "no room: the time went to other plays");
   }
   return { items, bends, makeGoodsPlanned };
 }

@@ -29,6 +29,11 @@ export function hourStart(ms: number, zone: string): number {
   return DateTime.fromMillis(ms, { zone }).startOf("hour").toMillis();
 }
 
+/** The local date (YYYY-MM-DD) of an instant in the zone. */
+export function localDate(ms: number, zone: string): string {
+  return DateTime.fromMillis(ms, { zone }).toISODate() ?? new Date(ms).toISOString().slice(0, 10);
+}
+
 export function dayStart(ms: number, zone: string): number {
   return DateTime.fromMillis(ms, { zone }).startOf("day").toMillis();
 }

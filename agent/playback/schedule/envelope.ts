@@ -24,6 +24,11 @@ function versionOf(schedule: unknown): number | null {
   return typeof schedule === "object" && Number.isInteger(v) ? (v as number) : null;
 }
 
+/**
+ * Shape, signature, document, screen and version, each reason named (a badly signed envelope for
+ * another screen says both). Nothing in a rejected envelope is trusted: its document is read only
+ * to say what else is wrong with it.
+ */
 export function checkEnvelope(raw: unknown, check: EnvelopeCheck): EnvelopeDecision {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     return { outcome: "reject", version: null, reasons: ["malformed: expected an object { schedule, sig }"] };
@@ -32,23 +37,25 @@ export function checkEnvelope(raw: unknown, check: EnvelopeCheck): EnvelopeDecis
   const version = versionOf(envelope.schedule);
   const extra = Object.keys(envelope).filter((k) => k !== "schedule" && k !== "sig");
   if (envelope.schedule === undefined) return { outcome: "reject", version, reasons: ["malformed: no schedule"] };
-  if (extra.length) return { outcome: "reject", version, reasons: [`malformed: unknown envelope keys ${extra.join(", ")}`] };
-  if (envelope.sig === undefined) return { outcome: "reject", version, reasons: ["unsigned: the envelope has no sig"] };
-  if (!check.opsPublicKey) return { outcome: "reject", version, reasons: ["no ops public key configured (opsPublicKey): cannot verify the signature"] };
-  let signed = false;
-  try {
-    signed = verifyCanonical(envelope.schedule, envelope.sig, check.opsPublicKey);
-  } catch {
-    signed = false; // a value with no canonical form cannot carry a valid signature
-  }
-  if (!signed) return { outcome: "reject", version, reasons: ["bad signature: not signed by the configured ops key"] };
+  const reasons: string[] = [];
+  if (extra.length) reasons.push(`malformed: unknown envelope keys ${extra.join(", ")}`);
+  if (envelope.sig === undefined) reasons.push("unsigned: the envelope has no sig");
+  else if (!check.opsPublicKey) reasons.push("no ops public key configured (opsPublicKey): cannot verify the signature");
+  else if (!signedBy(envelope.schedule, envelope.sig, check.opsPublicKey)) reasons.push("bad signature: not signed by the configured ops key");
   const validation = validateDocument(envelope.schedule);
-  if (!validation.ok) return { outcome: "reject", version, reasons: validation.problems.map((p) => `malformed: ${p}`) };
+  if (!validation.ok) return { outcome: "reject", version, reasons: [...reasons, ...validation.problems.map((p) => `malformed: ${p}`)] };
   const doc = validation.document;
-  if (doc.screen !== check.screenId) return { outcome: "reject", version, reasons: [`wrong screen: for ${doc.screen}, this is ${check.screenId}`] };
+  if (doc.screen !== check.screenId) reasons.push(`wrong screen: for ${doc.screen}, this is ${check.screenId}`);
+  if (check.currentVersion !== null && doc.version < check.currentVersion) reasons.push(`stale: version ${doc.version} is older than the current ${check.currentVersion}`);
+  if (reasons.length) return { outcome: "reject", version, reasons };
   if (check.currentVersion !== null && doc.version === check.currentVersion) return { outcome: "unchanged", version: doc.version };
-  if (check.currentVersion !== null && doc.version < check.currentVersion) {
-    return { outcome: "reject", version, reasons: [`stale: version ${doc.version} is older than the current ${check.currentVersion}`] };
-  }
   return { outcome: "accept", document: doc, envelope: { schedule: envelope.schedule, sig: envelope.sig as string } };
+}
+
+function signedBy(schedule: unknown, sig: unknown, key: KeyObject): boolean {
+  try {
+    return verifyCanonical(schedule, sig, key);
+  } catch {
+    return false; // a value with no canonical form (or a sig that is not a string) cannot carry a valid signature
+  }
 }

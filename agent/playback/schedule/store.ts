@@ -77,7 +77,40 @@ export interface ApplyDeps {
 export type ApplyResult =
   | { state: "applied"; version: number; previousVersion: number | null }
   | { state: "unchanged"; version: number }
-  | { state: "rejected"; version: number | null; reasons: string[] };
+  /** `reasons` as recorded: the first MAX_REASONS, each at most MAX_REASON_CHARS; `moreReasons` the rest. */
+  | { state: "rejected"; version: number | null; reasons: string[]; moreReasons: number };
+
+/** What a `schedule.rejected` event holds at most, so one bad document cannot bloat the ledger. */
+export const MAX_REASONS = 50;
+export const MAX_REASON_CHARS = 500;
+
+/** The first MAX_REASONS reasons, each cut to MAX_REASON_CHARS, and how many more there were. */
+export function capReasons(reasons: readonly string[]): { reasons: string[]; moreReasons: number } {
+  const cut = (r: string): string => (r.length <= MAX_REASON_CHARS ? r : `${r.slice(0, MAX_REASON_CHARS - 1)}…`);
+  return { reasons: reasons.slice(0, MAX_REASONS).map(cut), moreReasons: Math.max(0, reasons.length - MAX_REASONS) };
+}
+
+/** Every rejection goes through here: recorded as `schedule.rejected` (capped), nothing changed. */
+function reject(deps: ApplyDeps, source: string, version: number | null, all: readonly string[]): ApplyResult {
+  const { reasons, moreReasons } = capReasons(all);
+  const event = { type: "schedule.rejected" as const, version, source: capReasons([source]).reasons[0], reasons, ...(moreReasons > 0 ? { moreReasons } : {}) };
+  deps.ledger?.append({ kind: "event", event });
+  return { state: "rejected", version, reasons, moreReasons };
+}
+
+/**
+ * applyEnvelope() for bytes as delivered (a file, an MQTT payload): text that is not JSON is
+ * rejected and recorded like any other bad envelope.
+ */
+export function applyEnvelopeText(deps: ApplyDeps, text: string | Buffer, source: string): ApplyResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof text === "string" ? text : text.toString("utf8"));
+  } catch (err) {
+    return reject(deps, source, null, [`not JSON: ${(err as Error).message}`]);
+  }
+  return applyEnvelope(deps, raw, source);
+}
 
 /** Checks and, when valid and newer, stores an envelope; records schedule.applied/rejected. */
 export function applyEnvelope(deps: ApplyDeps, raw: unknown, source: string): ApplyResult {
@@ -90,10 +123,7 @@ export function applyEnvelope(deps: ApplyDeps, raw: unknown, source: string): Ap
   }
   const decision = checkEnvelope(raw, { opsPublicKey: deps.opsPublicKey, screenId: deps.screenId, currentVersion: current?.document.version ?? null });
   if (decision.outcome === "unchanged") return { state: "unchanged", version: decision.version };
-  if (decision.outcome === "reject") {
-    deps.ledger?.append({ kind: "event", event: { type: "schedule.rejected", version: decision.version, source, reasons: decision.reasons } });
-    return { state: "rejected", version: decision.version, reasons: decision.reasons };
-  }
+  if (decision.outcome === "reject") return reject(deps, source, decision.version, decision.reasons);
   const at = deps.now().toISOString();
   const doc = decision.document;
   const campaignAppliedAt: Record<string, string> = {};

@@ -1,13 +1,27 @@
 // Checks a schedule document and names every problem (path: reason), never just the first:
-// the shape (zod), then what a shape cannot say — ids that point nowhere, times that run
-// backwards, buyouts that overlap or would air an unapproved creative.
+// the shape (zod), and what a shape cannot say — ids that point nowhere, times that run
+// backwards, buyouts that overlap or would air an unapproved creative. A shape problem hides
+// nothing else: each of those checks runs on every part well-formed enough for it (a campaign
+// with a bad `priority` still has its creatives looked up and its buyout times compared).
 import { IANAZone } from "luxon";
 import type { z } from "zod";
 import { activeIntervals, intersect, parseInstant } from "../planner/time.js";
 import type { PlanCampaign } from "../planner/types.js";
-import { scheduleDocumentSchema, type ScheduleDocument } from "./document.js";
+import { campaignSchema, creativeSchema, scheduleDocumentSchema, suspensionSchema, type ScheduleDocument } from "./document.js";
 
 export type Validation = { ok: true; document: ScheduleDocument } | { ok: false; problems: string[] };
+
+type Fields = Record<string, unknown>;
+
+/** One element of a list: the fields that are well-formed, and the keys that are not. */
+interface Part {
+  index: number;
+  value: Fields;
+  bad: ReadonlySet<string>;
+}
+
+const isRecord = (v: unknown): v is Fields => typeof v === "object" && v !== null && !Array.isArray(v);
+const fits = (part: Part, keys: readonly string[]): boolean => keys.every((k) => !part.bad.has(k));
 
 function describe(issue: z.core.$ZodIssue): string {
   const where = issue.path.map(String).join(".") || "(document)";
@@ -20,44 +34,128 @@ function duplicates(ids: string[]): string[] {
   return ids.filter((id) => (seen.has(id) ? true : (seen.add(id), false)));
 }
 
+/** Each element of a list, parsed field by field when it does not parse as a whole. */
+function partsOf(schema: z.ZodObject, list: unknown): Part[] {
+  if (!Array.isArray(list)) return [];
+  const out: Part[] = [];
+  list.forEach((raw, index) => {
+    if (!isRecord(raw)) return;
+    const whole = schema.safeParse(raw);
+    if (whole.success) {
+      out.push({ index, value: whole.data as Fields, bad: new Set() });
+      return;
+    }
+    const value: Fields = {};
+    const bad = new Set<string>();
+    for (const [key, field] of Object.entries(schema.shape)) {
+      const r = (field as z.ZodType).safeParse(raw[key]);
+      if (r.success) value[key] = r.data;
+      else bad.add(key);
+    }
+    out.push({ index, value, bad });
+  });
+  return out;
+}
+
+const wholeParts = (list: readonly object[]): Part[] => list.map((value, index) => ({ index, value: value as Fields, bad: new Set() }));
+
 export function validateDocument(raw: unknown): Validation {
   const parsed = scheduleDocumentSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, problems: parsed.error.issues.map(describe) };
-  const doc = parsed.data;
-  const problems: string[] = [];
-  if (!IANAZone.isValidZone(doc.timezone)) problems.push(`timezone: ${JSON.stringify(doc.timezone)} is not an IANA time zone`);
-  for (const id of duplicates(doc.creatives.map((c) => c.id))) problems.push(`creatives: id ${id} appears more than once`);
-  for (const id of duplicates(doc.campaigns.map((c) => c.id))) problems.push(`campaigns: id ${id} appears more than once`);
-  const creatives = new Map(doc.creatives.map((c) => [c.id, c]));
-  const campaignIds = new Set(doc.campaigns.map((c) => c.id));
+  if (parsed.success) {
+    const doc = parsed.data;
+    const problems = semanticProblems({
+      timezone: doc.timezone,
+      creatives: wholeParts(doc.creatives),
+      campaigns: wholeParts(doc.campaigns),
+      fill: doc.fill,
+      suspensions: wholeParts(doc.suspensions),
+    });
+    return problems.length ? { ok: false, problems } : { ok: true, document: doc };
+  }
+  const problems = parsed.error.issues.map(describe);
+  if (isRecord(raw)) {
+    const fill = Array.isArray(raw.fill) ? raw.fill : [];
+    problems.push(
+      ...semanticProblems({
+        timezone: typeof raw.timezone === "string" ? raw.timezone : null,
+        creatives: Array.isArray(raw.creatives) ? partsOf(creativeSchema, raw.creatives) : null,
+        campaigns: Array.isArray(raw.campaigns) ? partsOf(campaignSchema, raw.campaigns) : null,
+        // An element that is not an id is a shape problem already; the rest is looked up.
+        fill: fill.map((id) => (campaignSchema.shape.id.safeParse(id).success ? (id as string) : null)),
+        suspensions: partsOf(suspensionSchema, raw.suspensions ?? []),
+      }),
+    );
+  }
+  return { ok: false, problems };
+}
 
-  doc.campaigns.forEach((c, i) => {
-    const at = `campaigns.${i} (${c.id})`;
-    c.creatives.forEach((id, j) => {
-      const creative = creatives.get(id);
-      if (!creative) problems.push(`${at}.creatives.${j}: unknown creative ${id}`);
-      else if (c.exclusive && !creative.approved) problems.push(`${at}.creatives.${j}: exclusive campaign references ${id}, which is not approved`);
+interface Parts {
+  /** The zone as given, or null when it is not a string (a shape problem). */
+  timezone: string | null;
+  /** null when the list itself is malformed: then nothing can be looked up in it. */
+  creatives: Part[] | null;
+  campaigns: Part[] | null;
+  fill: readonly (string | null)[];
+  suspensions: Part[];
+}
+
+function semanticProblems(parts: Parts): string[] {
+  const problems: string[] = [];
+  const zone = parts.timezone !== null && IANAZone.isValidZone(parts.timezone) ? parts.timezone : null;
+  if (parts.timezone !== null && zone === null) problems.push(`timezone: ${JSON.stringify(parts.timezone)} is not an IANA time zone`);
+  const withId = (list: Part[]): Part[] => list.filter((p) => fits(p, ["id"]));
+  const creatives = withId(parts.creatives ?? []);
+  const campaigns = parts.campaigns ?? [];
+  for (const id of duplicates(creatives.map((p) => p.value.id as string))) problems.push(`creatives: id ${id} appears more than once`);
+  for (const id of duplicates(withId(campaigns).map((p) => p.value.id as string))) problems.push(`campaigns: id ${id} appears more than once`);
+  // approved: true/false when well-formed, null when the creative exists but its flag is malformed.
+  const approval = new Map<string, boolean | null>(creatives.map((p) => [p.value.id as string, fits(p, ["approved"]) ? (p.value.approved as boolean) : null]));
+  // Ids are looked up only in a list that is itself well-formed.
+  const lookUpCreatives = parts.creatives !== null;
+  const campaignIds = parts.campaigns !== null ? new Set(withId(campaigns).map((p) => p.value.id as string)) : null;
+
+  for (const part of campaigns) {
+    const c = part.value;
+    const at = `campaigns.${part.index} (${fits(part, ["id"]) ? (c.id as string) : "?"})`;
+    if (lookUpCreatives && fits(part, ["creatives", "exclusive"])) {
+      (c.creatives as string[]).forEach((id, j) => {
+        const approved = approval.get(id);
+        if (approved === undefined) problems.push(`${at}.creatives.${j}: unknown creative ${id}`);
+        else if (c.exclusive && approved === false) problems.push(`${at}.creatives.${j}: exclusive campaign references ${id}, which is not approved`);
+      });
+    }
+    if (fits(part, ["start", "end"]) && parseInstant(c.end as string) <= parseInstant(c.start as string)) problems.push(`${at}: end ${c.end as string} is not after start ${c.start as string}`);
+    if (fits(part, ["exclusive", "playsPerHour", "playsPerDay"])) {
+      const quotas = [c.playsPerHour, c.playsPerDay].filter((q) => q !== undefined).length;
+      if (c.exclusive && quotas > 0) problems.push(`${at}: an exclusive campaign takes every slot while active; remove playsPerHour/playsPerDay`);
+      if (!c.exclusive && quotas !== 1) problems.push(`${at}: needs exactly one of playsPerHour or playsPerDay (has ${quotas})`);
+    }
+    if (fits(part, ["dayparts"])) {
+      (c.dayparts as PlanCampaign["dayparts"])?.forEach((p, j) => {
+        if (new Set(p.days).size !== p.days.length) problems.push(`${at}.dayparts.${j}.days: a weekday appears more than once`);
+      });
+    }
+  }
+  if (lookUpCreatives) {
+    parts.fill.forEach((id, i) => {
+      if (id !== null && !approval.has(id)) problems.push(`fill.${i}: unknown creative ${id}`);
     });
-    if (parseInstant(c.end) <= parseInstant(c.start)) problems.push(`${at}: end ${c.end} is not after start ${c.start}`);
-    const quotas = [c.playsPerHour, c.playsPerDay].filter((q) => q !== undefined).length;
-    if (c.exclusive && quotas > 0) problems.push(`${at}: an exclusive campaign takes every slot while active; remove playsPerHour/playsPerDay`);
-    if (!c.exclusive && quotas !== 1) problems.push(`${at}: needs exactly one of playsPerHour or playsPerDay (has ${quotas})`);
-    c.dayparts?.forEach((p, j) => {
-      if (new Set(p.days).size !== p.days.length) problems.push(`${at}.dayparts.${j}.days: a weekday appears more than once`);
-    });
-  });
-  doc.fill.forEach((id, i) => {
-    if (!creatives.has(id)) problems.push(`fill.${i}: unknown creative ${id}`);
-  });
-  if (doc.fill.every((id) => creatives.get(id)?.approved !== true)) problems.push("fill: no approved creative, so gaps could not be filled");
-  doc.suspensions.forEach((s, i) => {
-    if (parseInstant(s.to) <= parseInstant(s.from)) problems.push(`suspensions.${i}: to ${s.to} is not after from ${s.from}`);
-    s.campaigns?.forEach((id, j) => {
-      if (!campaignIds.has(id)) problems.push(`suspensions.${i}.campaigns.${j}: unknown campaign ${id}`);
-    });
-  });
-  if (problems.length === 0) problems.push(...exclusiveOverlaps(doc));
-  return problems.length ? { ok: false, problems } : { ok: true, document: doc };
+    const fillApproval = parts.fill.map((id) => (id === null ? null : (approval.get(id) ?? false)));
+    if (fillApproval.length > 0 && fillApproval.every((a) => a === false)) problems.push("fill: no approved creative, so gaps could not be filled");
+  }
+  for (const part of parts.suspensions) {
+    const s = part.value;
+    if (fits(part, ["from", "to"]) && parseInstant(s.to as string) <= parseInstant(s.from as string)) {
+      problems.push(`suspensions.${part.index}: to ${s.to as string} is not after from ${s.from as string}`);
+    }
+    if (campaignIds && fits(part, ["campaigns"])) {
+      (s.campaigns as string[] | null)?.forEach((id, j) => {
+        if (!campaignIds.has(id)) problems.push(`suspensions.${part.index}.campaigns.${j}: unknown campaign ${id}`);
+      });
+    }
+  }
+  if (zone !== null) problems.push(...exclusiveOverlaps(campaigns, zone));
+  return problems;
 }
 
 /** Two buyouts of competing categories: neither may follow the other (rule 4). */
@@ -67,21 +165,28 @@ function competing(a: PlanCampaign, b: PlanCampaign): boolean {
   return (ca !== "" && ca === cb) || (cb !== "" && (a.separateFrom ?? []).includes(cb)) || (ca !== "" && (b.separateFrom ?? []).includes(ca));
 }
 
+/** What the overlap check needs of a campaign: its times, dayparts and categories. */
+const TIMING = ["id", "start", "end", "dayparts", "exclusive", "category", "separateFrom"] as const;
+
 /**
  * Two buyouts whose active times overlap cannot both have the whole screen (rule 1); two competing
  * buyouts that touch would force one right after the other, breaking rule 4: both are refused.
+ * Runs on every exclusive campaign whose times are well-formed, whatever else is wrong.
  */
-function exclusiveOverlaps(doc: ScheduleDocument): string[] {
+function exclusiveOverlaps(campaigns: Part[], zone: string): string[] {
   const problems: string[] = [];
-  const exclusive = doc.campaigns.filter((c) => c.exclusive);
+  const exclusive = campaigns
+    .filter((p) => fits(p, TIMING) && p.value.exclusive === true)
+    .map((p) => p.value as unknown as PlanCampaign) // every field activeIntervals and competing() read is well-formed (TIMING)
+    .filter((c) => parseInstant(c.end) > parseInstant(c.start));
   for (let i = 0; i < exclusive.length; i++) {
     for (let j = i + 1; j < exclusive.length; j++) {
-      const a: PlanCampaign = exclusive[i];
-      const b: PlanCampaign = exclusive[j];
+      const a = exclusive[i];
+      const b = exclusive[j];
       const from = Math.min(parseInstant(a.start), parseInstant(b.start));
       const to = Math.max(parseInstant(a.end), parseInstant(b.end));
-      const activeA = activeIntervals(a, from, to, doc.timezone);
-      const activeB = activeIntervals(b, from, to, doc.timezone);
+      const activeA = activeIntervals(a, from, to, zone);
+      const activeB = activeIntervals(b, from, to, zone);
       const both = intersect(activeA, activeB);
       if (both.length > 0) {
         problems.push(`campaigns ${a.id} and ${b.id}: exclusive campaigns overlap (first at ${new Date(both[0][0]).toISOString()})`);

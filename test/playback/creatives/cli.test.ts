@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -79,6 +79,21 @@ describe("ledagent creatives prepare", () => {
     const { stderr, code } = await ledagent("creatives", "prepare", clip, "--sha256", "0".repeat(64));
     expect(code).toBe(1);
     expect(stderr).toMatch(/^ledagent: refused: hash-mismatch: the bytes hash to [0-9a-f]{64}, the schedule says 0{64}\n$/);
+  });
+
+  it("a broken ffprobe is not blamed on the file, and the verified source is kept", async () => {
+    const fresh = makeVideo(join(tmp.dir, "fresh.mp4"), { width: 80, height: 40, seconds: 1 });
+    vi.stubEnv("FFPROBE_PATH", "/bin/false");
+    let result: Awaited<ReturnType<typeof ledagent>>;
+    try {
+      result = await ledagent("creatives", "prepare", fresh, "--sha256", sha256(fresh));
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toMatch(/refused|undecodable/);
+    expect(result.stderr).toMatch(/^ledagent: ffprobe failed to run: \/bin\/false exited with code 1 and printed nothing \(the creative was not judged and is kept; ffprobe is \/bin\/false, from FFPROBE_PATH\)\n$/);
+    expect(readdirSync(join(tmp.dir, "data", "creatives", "sources"))).toContain(sha256(fresh));
   });
 
   it("a missing file exits 1; a bad --sha256 is bad usage (2)", async () => {

@@ -1,6 +1,7 @@
 import { randomBytes, createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdirSync } from "node:fs";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -106,6 +107,36 @@ describe("CreativeFetcher", () => {
     expect((await refusal(cut.fetcher.fetch(server.url("/cut-twice"), hash))).reason).toBe("fetch-failed");
     expect(existsSync(join(cut.dir, `${hash}.part`))).toBe(true);
   });
+
+  it("names the cause of a failed connection (a closed local port: ECONNREFUSED)", async () => {
+    const probe = createNetServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const err = await refusal(fetcher({ attempts: 2 }).fetcher.fetch(`http://127.0.0.1:${port}/clip.mp4`, hash));
+    expect(err.reason).toBe("fetch-failed");
+    expect(err.message).toBe(`fetch-failed: fetch failed: ECONNREFUSED 127.0.0.1:${port} (after 2 attempts)`);
+  });
+
+  const causes: [string, unknown, string][] = [
+    ["a name that does not resolve", Object.assign(new Error("getaddrinfo ENOTFOUND cdn.invalid"), { code: "ENOTFOUND", hostname: "cdn.invalid" }), "fetch failed: ENOTFOUND cdn.invalid"],
+    [
+      "every address refused (happy eyeballs)",
+      Object.assign(new AggregateError([Object.assign(new Error("connect ECONNREFUSED ::1:8080"), { code: "ECONNREFUSED" }), Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:8080"), { code: "ECONNREFUSED" })], ""), { code: "ECONNREFUSED" }),
+      "fetch failed: ECONNREFUSED ::1:8080, ECONNREFUSED 127.0.0.1:8080",
+    ],
+    ["a connect timeout", Object.assign(new Error("connect ETIMEDOUT 203.0.113.7:443"), { code: "ETIMEDOUT" }), "fetch failed: ETIMEDOUT 203.0.113.7:443"],
+    ["an expired certificate", Object.assign(new Error("certificate has expired"), { code: "CERT_HAS_EXPIRED" }), "fetch failed: CERT_HAS_EXPIRED (certificate has expired)"],
+    ["TLS spoken to a plain port", Object.assign(new Error("80:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:ssl3_record.c:350:\n"), { code: "ERR_SSL_WRONG_VERSION_NUMBER" }), "fetch failed: ERR_SSL_WRONG_VERSION_NUMBER"],
+    ["a fetch-spec bad port", new Error("bad port"), "fetch failed: bad port"],
+  ];
+  for (const [what, cause, expected] of causes) {
+    it(`names the cause of ${what}`, async () => {
+      const fetchImpl = (() => Promise.reject(new TypeError("fetch failed", { cause }))) as typeof fetch;
+      const err = await refusal(fetcher({ attempts: 1, fetchImpl }).fetcher.fetch("https://cdn.invalid/clip.mp4", hash));
+      expect(err.message).toBe(`fetch-failed: ${expected} (after 1 attempt)`);
+    });
+  }
 
   const refusals: [string, string, string | null, Partial<FetchDeps>, string][] = [
     ["a 404", "/missing", hash, {}, "not-found"],

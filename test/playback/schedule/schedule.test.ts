@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { signCanonical } from "../../../agent/crypto/index.js";
 import type { AppendInput } from "../../../agent/proofs/types.js";
-import { applyEnvelope, checkEnvelope, scheduleJsonSchema, ScheduleStore, validateDocument } from "../../../agent/playback/schedule/index.js";
+import { applyEnvelope, applyEnvelopeText, checkEnvelope, scheduleJsonSchema, ScheduleStore, validateDocument } from "../../../agent/playback/schedule/index.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const ops = generateKeyPairSync("ed25519");
@@ -92,6 +92,42 @@ describe("schedule document validation", () => {
     expect(validateDocument(doc({ campaigns: [y("a", "2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z"), y("b", "2026-12-01T11:00:00Z", "2026-12-01T12:00:00Z")] })).ok).toBe(false);
   });
 
+  it("names shape and semantic problems together: an unknown creative, overlapping buyouts and a bad field type", () => {
+    const x = (id: string, from: string, to: string): Record<string, unknown> => ({
+      id, customer: id, creatives: ["cola-15"], start: "2026-12-01T00:00:00Z", end: "2026-12-10T00:00:00Z", exclusive: true, dayparts: [{ days: [1, 2, 3, 4, 5, 6, 7], from, to }],
+    });
+    const ghost = { id: "ghost-dec", customer: "g", creatives: ["ghost-15"], start: "2026-12-01T00:00:00Z", end: "2027-01-01T00:00:00Z", playsPerHour: 4 };
+    const r = validateDocument(doc({ campaigns: [ghost, x("a", "10:00", "12:00"), { ...x("b", "11:30", "13:00"), priority: "high" }] }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      const text = r.problems.join("\n");
+      expect(text).toContain("campaigns.2.priority:"); // the bad type
+      expect(text).toContain("campaigns.0 (ghost-dec).creatives.0: unknown creative ghost-15");
+      expect(text).toContain("campaigns a and b: exclusive campaigns overlap");
+    }
+  });
+
+  it("a malformed part hides nothing else, and causes no made-up problems elsewhere", () => {
+    const creatives = [...(doc().creatives as Record<string, unknown>[])];
+    creatives[0] = { ...creatives[0], sha256: "not-hex" }; // cola-15 exists, malformed
+    const campaigns = [
+      { id: "cola-dec", customer: "cola-co", creatives: ["cola-15"], start: "2026-12-01T00:00:00Z", end: "2027-01-01T00:00:00Z", playsPerHour: "4" },
+      { id: "late", customer: "x", creatives: ["cola-15"], start: "2026-12-02T00:00:00Z", end: "2026-12-01T00:00:00Z", playsPerDay: 3 },
+    ];
+    const r = validateDocument(doc({ creatives, campaigns, version: "7", suspensions: [{ from: "2026-12-01T10:00:00Z", to: "2026-12-01T11:00:00Z", reason: "x", campaigns: ["who"] }] }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      const text = r.problems.join("\n");
+      expect(text).toContain("version:");
+      expect(text).toContain("creatives.0.sha256:");
+      expect(text).toContain("campaigns.0.playsPerHour:");
+      expect(text).toContain("campaigns.1 (late): end 2026-12-01T00:00:00Z is not after start");
+      expect(text).toContain("suspensions.0.campaigns.0: unknown campaign who");
+      expect(text).not.toContain("unknown creative cola-15"); // it exists, only malformed
+      expect(text).not.toContain("exactly one of playsPerHour"); // its playsPerHour is there, only malformed
+    }
+  });
+
   it("rejects unknown ids in fill and suspensions, and unknown keys", () => {
     const r = validateDocument(doc({ fill: ["ghost"], suspensions: [{ from: "2026-12-01T10:00:00Z", to: "2026-12-01T09:00:00Z", reason: "x", campaigns: ["who"] }], extra: 1 }));
     expect(r.ok).toBe(false);
@@ -155,6 +191,53 @@ describe("applyEnvelope and the store", () => {
     expect(current?.campaignAppliedAt).toEqual({ "cola-dec": "2026-12-01T01:00:00.000Z", new: "2026-12-02T01:00:00.000Z" });
     expect(events.map((e) => (e.kind === "event" ? e.event.type : e.kind))).toEqual(["schedule.applied", "schedule.applied", "schedule.rejected"]);
     expect(JSON.parse(readFileSync(join(tmp.dir, "schedule.json"), "utf8")).envelope.sig).toBe(sign(doc({ version: 2, campaigns })).sig);
+  });
+});
+
+describe("rejections are recorded, every reason named, capped", () => {
+  const deps = (events: AppendInput[]) => {
+    const tmp = tempDir();
+    return {
+      cleanup: tmp.cleanup,
+      deps: { store: new ScheduleStore({ path: join(tmp.dir, "schedule.json") }), opsPublicKey: ops.publicKey, screenId: "sz-001", ledger: { append: (e: AppendInput) => events.push(e) }, now: () => new Date("2026-12-01T00:00:00Z") },
+    };
+  };
+
+  it("a badly signed envelope for another screen names both", () => {
+    const d = checkEnvelope(sign(doc({ screen: "sz-002" }), other.privateKey), check);
+    expect(d.outcome).toBe("reject");
+    if (d.outcome === "reject") expect(d.reasons).toEqual(["bad signature: not signed by the configured ops key", "wrong screen: for sz-002, this is sz-001"]);
+  });
+
+  it("applyEnvelope records at most 50 reasons of at most 500 characters, and how many more there were", () => {
+    const events: AppendInput[] = [];
+    const { deps: d, cleanup } = deps(events);
+    try {
+      const campaigns = Array.from({ length: 200 }, (_, i) => ({ id: `c${i}`, customer: "x", creatives: [`gone-${i}`], start: "2026-12-01T00:00:00Z", end: "2027-01-01T00:00:00Z", playsPerHour: 1 }));
+      const result = applyEnvelope(d, { ...sign(doc({ campaigns })), ["k".repeat(3000)]: true }, "mqtt");
+      expect(result).toMatchObject({ state: "rejected", moreReasons: 151 });
+      const event: Record<string, unknown> = events[0].kind === "event" ? events[0].event : {};
+      expect(event).toMatchObject({ type: "schedule.rejected", version: 7, source: "mqtt", moreReasons: 151 });
+      const reasons = event.reasons as string[];
+      expect(reasons).toHaveLength(50);
+      expect(reasons[0]).toHaveLength(500);
+      expect(reasons[0].endsWith("…")).toBe(true);
+      expect(reasons[1]).toContain("unknown creative gone-0");
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("applyEnvelopeText rejects and records text that is not JSON", () => {
+    const events: AppendInput[] = [];
+    const { deps: d, cleanup } = deps(events);
+    try {
+      expect(applyEnvelopeText(d, Buffer.from('{"schedule": {"kind"'), "mqtt")).toMatchObject({ state: "rejected", version: null });
+      expect(events).toEqual([{ kind: "event", event: { type: "schedule.rejected", version: null, source: "mqtt", reasons: [expect.stringMatching(/^not JSON: /)] } }]);
+      expect(applyEnvelopeText(d, JSON.stringify(sign(doc())), "mqtt")).toMatchObject({ state: "applied", version: 7 });
+    } finally {
+      cleanup();
+    }
   });
 });
 

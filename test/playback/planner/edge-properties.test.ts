@@ -6,7 +6,7 @@ import { DateTime } from "luxon";
 import { describe, expect, it } from "vitest";
 import { plan, type DeliveredCounts, type Plan, type PlanCampaign, type PlanSchedule } from "../../../agent/playback/planner/index.js";
 import { creative, H, hardRuleProblems, ms } from "./fixtures.js";
-import { DAY, S, MIN, every, paid, starts, onScreen, bendAt, ruleWindows, buyout } from "./review-helpers.js";
+import { DAY, S, MIN, every, paid, starts, onScreen, bendAt, ruleWindows, buyout } from "./edge-helpers.js";
 
 function activeAt(c: PlanCampaign, t: number, zone: string): boolean {
   if (t < ms(c.start) || t >= ms(c.end)) return false;

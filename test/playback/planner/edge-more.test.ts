@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_PLAN_MS, plan, PlanError, type DeliveredCounts, type PlannerInput, type PlanSchedule } from "../../../agent/playback/planner/index.js";
 import { campaign, creative, H, hardRuleProblems, schedule } from "./fixtures.js";
-import { DAY, S, MIN, every, paid, starts, withDurations, expectSpread, buyout } from "./review-helpers.js";
+import { DAY, S, MIN, every, paid, starts, withDurations, expectSpread, buyout } from "./edge-helpers.js";
 
 describe("rule 5, oversold", () => {
   it("equal priorities share in proportion to quota (240 : 120 in a 240-slot hour → 160 : 80)", () => {

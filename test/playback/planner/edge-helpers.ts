@@ -1,4 +1,4 @@
-// Shared by the review-*.test.ts files: rule-3 windows and small plan queries.
+// Shared by the edge-*.test.ts files: rule-3 windows and small plan queries.
 import { expect } from "vitest";
 import { type Plan, type PlanCampaign, type PlanItem, type PlanSchedule } from "../../../agent/playback/planner/index.js";
 import { campaign, creative, ms } from "./fixtures.js";

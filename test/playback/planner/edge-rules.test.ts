@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { plan, type PlanItem } from "../../../agent/playback/planner/index.js";
 import { campaign, H, hardRuleProblems, ms, schedule } from "./fixtures.js";
-import { DAY, S, MIN, every, paid, starts, onScreen, withDurations, expectSpread, buyout } from "./review-helpers.js";
+import { DAY, S, MIN, every, paid, starts, onScreen, withDurations, expectSpread, buyout } from "./edge-helpers.js";
 
 describe("rule 1, buyouts", () => {
   it("a buyout mid-hour takes 10:20–10:40; the other campaign keeps its k-th windows where they have legal time", () => {

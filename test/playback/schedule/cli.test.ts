@@ -1,0 +1,195 @@
+// `ledagent schedule load | plan` and `report delivery`, in-process: every rejection recorded (and
+// capped), previews that warn what `load` would refuse, and reports that stop at now.
+import { generateKeyPairSync } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { registerScheduleCommands } from "../../../agent/cli/schedule.js";
+import { createKeyFiles, publicKeyPem, signCanonical } from "../../../agent/crypto/index.js";
+import { MAX_REASON_CHARS, MAX_REASONS, ScheduleStore } from "../../../agent/playback/schedule/index.js";
+import { openLedgerReader } from "../../../agent/proofs/open.js";
+import { tempDir } from "../../helpers/tmp.js";
+
+const tmp = tempDir("ledagent-cli-schedule-");
+const dataDir = join(tmp.dir, "data");
+const runDir = join(tmp.dir, "run");
+const configFile = join(tmp.dir, "config.yaml");
+const ops = generateKeyPairSync("ed25519");
+const other = generateKeyPairSync("ed25519");
+const HEX = "a".repeat(64);
+
+class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+async function ledagent(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  let stdout = "";
+  let stderr = "";
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
+  vi.spyOn(process, "exit").mockImplementation((code?: string | number | null) => {
+    throw new Exit(Number(code ?? 0));
+  });
+  const program = new Command("ledagent").option("--config <file>").exitOverride();
+  registerScheduleCommands(program);
+  const applyOverride = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ writeErr: (s) => (stderr += s), writeOut: (s) => (stdout += s) });
+    cmd.commands.forEach(applyOverride);
+  };
+  applyOverride(program);
+  let code = 0;
+  try {
+    await program.parseAsync(["node", "ledagent", "--config", configFile, ...args]);
+  } catch (err) {
+    if (err instanceof Exit) code = err.code;
+    else if (err instanceof Error && "exitCode" in err) code = 2;
+    else throw err;
+  } finally {
+    vi.restoreAllMocks();
+  }
+  return { stdout, stderr, code };
+}
+
+function doc(over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    kind: "ledagent.schedule/v1",
+    screen: "sz-cli-001",
+    version: 3,
+    issuedAt: "2026-12-01T00:00:00Z",
+    timezone: "Asia/Shanghai",
+    creatives: [
+      { id: "cola-15", url: "https://cdn.example/cola.mp4", sha256: HEX, durationMs: 15000, approved: true },
+      { id: "house", url: "file:///srv/house.mp4", sha256: HEX, durationMs: 30000, approved: true },
+    ],
+    campaigns: [{ id: "cola-dec", customer: "cola-co", creatives: ["cola-15"], start: "2026-12-01T00:00:00+08:00", end: "2027-01-01T00:00:00+08:00", playsPerHour: 4 }],
+    fill: ["house"],
+    ...over,
+  };
+}
+
+const file = (name: string, content: unknown): string => {
+  const path = join(tmp.dir, name);
+  writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content));
+  return path;
+};
+const signed = (schedule: unknown, key = ops.privateKey): { schedule: unknown; sig: string } => ({ schedule, sig: signCanonical(schedule, key) });
+
+function rejections(): Record<string, unknown>[] {
+  const { reader, close } = openLedgerReader({ dataDir, runDir });
+  try {
+    return [...reader.events({ type: "schedule.rejected" })].map((e) => e.event);
+  } finally {
+    close();
+  }
+}
+
+beforeAll(() => {
+  createKeyFiles(join(dataDir, "keys", "device.key"), join(dataDir, "keys", "device.pub.pem"));
+  const opsPub = join(tmp.dir, "ops.pub.pem");
+  writeFileSync(opsPub, publicKeyPem(ops.publicKey));
+  writeFileSync(configFile, `screenId: sz-cli-001\ndataDir: ${dataDir}\nrunDir: ${runDir}\nopsPublicKey: ${opsPub}\npanel: { width: 64, height: 32 }\n`);
+});
+afterEach(() => vi.restoreAllMocks());
+afterAll(() => tmp.cleanup());
+
+describe("ledagent schedule load: every rejection is recorded", () => {
+  it("a file that is not JSON, or is cut short, is rejected and recorded as schedule.rejected", async () => {
+    const garbage = file("garbage.json", "this is not json\u0000\u0001");
+    const r = await ledagent("schedule", "load", garbage);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ledagent: schedule rejected: not JSON/);
+    const text = JSON.stringify(signed(doc()));
+    const truncated = await ledagent("schedule", "load", file("truncated.json", text.slice(0, text.length / 2)));
+    expect(truncated.code).toBe(1);
+    const events = rejections();
+    expect(events.slice(-2).map((e) => [e.source, (e.reasons as string[])[0].slice(0, 9)])).toEqual([
+      [`file:${garbage}`, "not JSON:"],
+      [`file:${join(tmp.dir, "truncated.json")}`, "not JSON:"],
+    ]);
+  });
+
+  it("a malformed envelope, a bad signature, another screen are all recorded too", async () => {
+    const before = rejections().length;
+    for (const [name, content] of [
+      ["array.json", [1, 2]],
+      ["badsig.json", signed(doc(), other.privateKey)],
+      ["screen.json", signed(doc({ screen: "sz-other" }))],
+    ] as const) {
+      expect((await ledagent("schedule", "load", file(name, content))).code).toBe(1);
+    }
+    const events = rejections().slice(before);
+    expect(events.map((e) => (e.reasons as string[]).join(" "))).toEqual([
+      expect.stringContaining("malformed"),
+      expect.stringContaining("bad signature"),
+      expect.stringContaining("wrong screen"),
+    ]);
+  });
+
+  it("a signed schedule with 30,000 bad campaigns is recorded capped: 50 reasons of at most 500 characters, and a count of the rest", async () => {
+    const campaigns = Array.from({ length: 30_000 }, (_, i) => ({
+      id: `c${i}`, customer: "x", creatives: [`missing-${"m".repeat(100)}-${i}`], start: "2026-12-01T00:00:00Z", end: "2027-01-01T00:00:00Z", playsPerHour: 1,
+    }));
+    const r = await ledagent("schedule", "load", file("huge.json", { ...signed(doc({ campaigns })), [`x${"k".repeat(2000)}`]: 1 }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/and 29951 more\n$/);
+    const event = rejections().at(-1) as { reasons: string[]; moreReasons: number };
+    expect(event.reasons).toHaveLength(MAX_REASONS);
+    expect(event.reasons[0]).toMatch(/^malformed: unknown envelope keys xkkk/);
+    expect(event.reasons.every((x) => x.length <= MAX_REASON_CHARS)).toBe(true);
+    expect(event.moreReasons).toBe(30_001 - MAX_REASONS);
+    expect(JSON.stringify(event).length).toBeLessThan(40_000);
+  });
+});
+
+describe("ledagent schedule plan --schedule: warns what load would refuse", () => {
+  const args = ["--from", "2026-12-02T00:00:00+08:00", "--hours", "1"];
+
+  it("a bad signature or another screen: plans, with one warning line on stderr and warnings in --json", async () => {
+    const bad = file("plan-badsig.json", signed(doc({ screen: "sz-other" }), other.privateKey));
+    const r = await ledagent("schedule", "plan", "--schedule", bad, ...args);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("cola-dec");
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^warning: ${bad} would be rejected by \`schedule load\`: bad signature.*; wrong screen: for sz-other`));
+    const json = await ledagent("schedule", "plan", "--schedule", bad, ...args, "--json");
+    expect(json.code).toBe(0);
+    const parsed = JSON.parse(json.stdout) as { warnings: string[]; items: unknown[] };
+    expect(parsed.items.length).toBeGreaterThan(0);
+    expect(parsed.warnings).toEqual([expect.stringContaining("bad signature")]);
+  });
+
+  it("a good envelope: no warning, and warnings: [] in --json", async () => {
+    const good = file("plan-good.json", signed(doc()));
+    const r = await ledagent("schedule", "plan", "--schedule", good, ...args);
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    const json = await ledagent("schedule", "plan", "--schedule", good, ...args, "--json");
+    expect((JSON.parse(json.stdout) as { warnings: string[] }).warnings).toEqual([]);
+  });
+});
+
+describe("ledagent report delivery", () => {
+  it("counts only the covered part of a period, stops at now, and prints local dates", async () => {
+    const campaigns = [{ id: "cola-nov", customer: "cola-co", creatives: ["cola-15"], start: "2026-11-01T00:00:00+08:00", end: "2027-01-01T00:00:00+08:00", playsPerHour: 4, makeGood: true }];
+    const load = await ledagent("schedule", "load", file("good.json", signed(doc({ version: 9, campaigns }))));
+    expect([load.code, load.stderr]).toEqual([0, ""]);
+    // As if applied on 1 November, so that past days are contracted.
+    const store = new ScheduleStore({ path: join(dataDir, "schedule.json") });
+    const current = store.current();
+    if (!current) throw new Error("no stored schedule");
+    store.save({ format: current.format, envelope: current.envelope, appliedAt: "2026-11-01T00:00:00.000Z", campaignAppliedAt: { "cola-nov": "2026-11-01T00:00:00.000Z" } });
+    const second = await ledagent("report", "delivery", "--from", "2026-11-03T00:00:00+08:00", "--to", "2026-11-03T00:00:01+08:00");
+    expect([second.code, second.stderr]).toEqual([0, ""]);
+    expect(second.stdout.trim().split("\n")).toHaveLength(1); // the header: nothing contracted in one second
+    const half = await ledagent("report", "delivery", "--from", "2026-11-03T00:00:00+08:00", "--to", "2026-11-03T01:30:00+08:00", "--format", "csv");
+    expect(half.stdout.split("\n")[1]).toBe("2026-11-03,cola-co,cola-nov,6,0,0,6,4"); // the hour in progress is not owed
+    const table = await ledagent("report", "delivery", "--from", "2026-11-03T00:00:00+08:00", "--to", "2026-11-03T01:30:00+08:00");
+    expect(table.stdout.split("\n")[1]).toMatch(/^2026-11-03 +cola-co +cola-nov +6 +0 +0 +6 +4$/);
+    // Beyond now nothing is contracted yet: a window wholly in the future reports nothing.
+    const future = await ledagent("report", "delivery", "--from", "2099-12-03T00:00:00+08:00", "--to", "2099-12-04T00:00:00+08:00");
+    expect([future.code, future.stdout.trim().split("\n").length]).toEqual([0, 1]);
+  });
+});
