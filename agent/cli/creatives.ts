@@ -14,6 +14,7 @@ import {
   PATTERN_NAMES,
   resolveMediaTools,
   type PreparedCreative,
+  type ToolChoice,
   type PrepareProgress,
 } from "../playback/creatives/index.js";
 import { openDatabase, type Db } from "../store/index.js";
@@ -31,6 +32,11 @@ export function sourceUrl(source: string): string {
   return /^[a-z][a-z0-9+.-]*:/i.test(source) && !/^[a-z]:[\\/]/i.test(source) ? source : pathToFileURL(resolve(source)).href;
 }
 
+function toolOrigin(name: "ffmpeg" | "ffprobe", tool: ToolChoice): string {
+  const from = tool.source === "env" ? `${name.toUpperCase()}_PATH` : tool.source === "ffmpeg-static" ? "the ffmpeg-static package" : "PATH";
+  return `${tool.path}, from ${from}`;
+}
+
 async function withPipeline<T>(config: Config, work: (pipeline: CreativePipeline) => Promise<T>): Promise<T> {
   const tools = resolveMediaTools();
   for (const tool of [tools.ffmpeg, tools.ffprobe]) {
@@ -42,6 +48,11 @@ async function withPipeline<T>(config: Config, work: (pipeline: CreativePipeline
     db = openDatabase(paths.database);
     return await work(new CreativePipeline({ config, db, creativesDir: paths.creativesDir, tools, log: silentLogger() }));
   } catch (err) {
+    // A broken ffmpeg/ffprobe or disk is not the creative's fault: no "refused" for those.
+    if (err instanceof CreativeRejected && err.reason === "tool-failed") {
+      const name = err.detail.startsWith("ffprobe") ? "ffprobe" : "ffmpeg";
+      throw new CliError(`${err.detail} (the creative was not judged and is kept; ${name} is ${toolOrigin(name, tools[name])})`);
+    }
     if (err instanceof CreativeRejected) throw new CliError(`refused: ${err.message}`);
     throw err;
   } finally {

@@ -52,6 +52,8 @@ describe("ledagent controller / simulate", () => {
   };
   let silent: Server;
   let silentPort = 0;
+  let hangUp: Server;
+  let hangUpPort = 0;
   const sockets = new Set<Socket>();
 
   beforeAll(async () => {
@@ -62,11 +64,16 @@ describe("ledagent controller / simulate", () => {
     });
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
     silentPort = (silent.address() as { port: number }).port;
+    // Accepts connections and closes each at once: a controller that drops the agent.
+    hangUp = createServer((socket) => socket.resume().end());
+    await new Promise<void>((r) => hangUp.listen(0, "127.0.0.1", r));
+    hangUpPort = (hangUp.address() as { port: number }).port;
   });
 
   afterAll(async () => {
     for (const socket of sockets) socket.destroy();
     await new Promise<void>((r) => silent.close(() => r()));
+    await new Promise<void>((r) => hangUp.close(() => r()));
     tmp.cleanup();
   });
 
@@ -106,7 +113,16 @@ describe("ledagent controller / simulate", () => {
   it("says why when nothing listens on the port", async () => {
     const result = await run(["--config", config("tcp://127.0.0.1:1"), "controller", "status"]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/controller tcp:\/\/127\.0\.0\.1:1 is not reachable \(ECONNREFUSED\)/);
+    expect(result.stderr).toBe("ledagent: controller tcp://127.0.0.1:1 refused the connection (ECONNREFUSED)\n");
+  });
+
+  it("says the controller closed the connection (not a timeout) when it drops the agent", async () => {
+    const url = `tcp://127.0.0.1:${hangUpPort}`;
+    const status = await run(["--config", config(url), "controller", "status"]);
+    expect(status.code).toBe(1);
+    expect(status.stderr).toBe(`ledagent: controller ${url} closed the connection without answering (3 attempts)\n`);
+    const probe = await run(["--config", config(url), "controller", "probe"]);
+    expect(probe.stderr).toBe(`ledagent: cannot read the model id: controller ${url} closed the connection without answering (3 attempts)\n`);
   });
 
   it("refuses to act without a configured controller", async () => {

@@ -71,7 +71,8 @@ describe("NovaStar driver against the simulator over TCP", () => {
     const status = await controller.status();
     expect(status.online).toBe(true);
     expect(status.faults).toEqual(["card.silent"]);
-    expect(status.detail).toMatch(/port 0 card 0: receiving card did not answer/);
+    // Brightness, kill/pattern and monitor reads all fail the same way: said once.
+    expect(status.detail).toBe("port 0 card 0: receiving card did not answer (ack 01)");
     sim.device.setCardPresent(0, 0, 0, true);
     expect((await controller.status()).faults).toEqual([]);
   });
@@ -82,6 +83,17 @@ describe("NovaStar driver against the simulator over TCP", () => {
     for (let p = 0; p < 2; p++) for (let b = 0; b < 4; b++) sim.device.setCardPresent(0, p, b, false);
     await expect(far.setBrightness(10)).rejects.toThrow(/receiving card did not answer \(ack 01\)/);
     await far.stop();
+  });
+
+  it("says each distinct reason once, in order, when several cards fail", async () => {
+    const { controller: two } = driverFor(url, { monitoredCards: [{ port: 0, board: 0 }, { port: 1, board: 2 }] });
+    await two.start();
+    sim.device.setCardPresent(0, 0, 0, false);
+    sim.device.setCardPresent(0, 1, 2, false);
+    const status = await two.status();
+    expect(status.faults).toEqual(["card.silent"]);
+    expect(status.detail).toBe("port 0 card 0: receiving card did not answer (ack 01); port 1 card 2: receiving card did not answer (ack 01)");
+    await two.stop();
   });
 
   it("raises temperature.high above the limit", async () => {

@@ -123,7 +123,8 @@ export class NovaStarController implements Controller {
       }
     }
     status.faults = [...faults].sort();
-    status.detail = details.join("; ");
+    // Several reads of one card (brightness, kill, monitor) fail alike: each reason once.
+    status.detail = [...new Set(details)].join("; ");
     this.publish(status);
     return status;
   }

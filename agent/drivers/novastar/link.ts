@@ -50,21 +50,36 @@ export interface LinkDeps {
   onEvent?: (event: LinkEvent) => void;
 }
 
-/** A request got no usable reply; `reason` says whether the link was down or the controller silent. */
+/**
+ * A request got no usable reply; `reason` says whether the controller was silent (timeout), could
+ * not be reached (not-connected), closed the connection on the request (closed), or the link was
+ * stopped.
+ */
 export class LinkError extends Error {
   constructor(
     message: string,
-    readonly reason: "timeout" | "not-connected" | "stopped",
+    readonly reason: "timeout" | "not-connected" | "closed" | "stopped",
   ) {
     super(message);
     this.name = "LinkError";
   }
 }
 
+/** Why one attempt got no reply; `text` is what retry events carry. */
+interface AttemptFailure {
+  kind: "not-connected" | "no-reply" | "lost" | "stopped";
+  /** The transport's words: a connect error, a close reason. */
+  cause: string;
+  text: string;
+}
+
+/** The close reason the TCP transport gives when the controller ends the connection. */
+const PEER_CLOSED = "connection closed by peer";
+
 interface Pending {
   serial: number;
   resolve(frame: Frame): void;
-  fail(reason: string): void;
+  fail(failure: AttemptFailure): void;
 }
 
 export class NovaStarLink {
@@ -107,7 +122,7 @@ export class NovaStarLink {
     this.running = false;
     this.wakeLoop?.();
     this.connection?.close();
-    this.pending?.fail("link stopped");
+    this.pending?.fail({ kind: "stopped", cause: "link stopped", text: "link stopped" });
     for (const wake of this.connectWaiters) wake();
     await this.loop;
     this.loop = null;
@@ -151,12 +166,12 @@ export class NovaStarLink {
 
   private async attempts(request: Request): Promise<Frame> {
     const started = Date.now();
-    let lastReason = "";
+    let last: AttemptFailure | null = null;
     const attempts = 1 + this.options.retries;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (!this.running) throw new LinkError(`controller ${this.url}: link stopped`, "stopped");
       const outcome = await this.attempt(request, attempt);
-      if (typeof outcome !== "string") {
+      if (!isFailure(outcome)) {
         const ack = outcome.ack;
         if ((ack === ACK.requestChecksum || ack === ACK.ackChecksum) && attempt < attempts) {
           this.event({ type: "retry", url: this.url, serial: outcome.serial, attempt, reason: `ack ${ack}` });
@@ -165,8 +180,8 @@ export class NovaStarLink {
         this.consecutiveFailures = 0;
         return outcome;
       }
-      lastReason = outcome;
-      if (attempt < attempts) this.event({ type: "retry", url: this.url, serial: -1, attempt, reason: outcome });
+      last = outcome;
+      if (attempt < attempts) this.event({ type: "retry", url: this.url, serial: -1, attempt, reason: outcome.text });
     }
     this.consecutiveFailures++;
     if (this.consecutiveFailures >= this.options.reconnectAfterFailures && this.connection) {
@@ -174,26 +189,38 @@ export class NovaStarLink {
       this.consecutiveFailures = 0;
       this.connection.close();
     }
-    const seconds = Math.max(1, Math.round((Date.now() - started) / 1000));
-    if (lastReason.startsWith("not connected")) {
-      throw new LinkError(`controller ${this.url} is not reachable (${this.lastProblem}) after ${seconds} s`, "not-connected");
-    }
-    throw new LinkError(`controller ${this.url} did not answer within ${seconds} s`, "timeout");
+    throw this.failure(last, attempts, Date.now() - started);
   }
 
-  /** One try: a reply frame, or the reason there was none. */
-  private async attempt(request: Request, attemptNo: number): Promise<Frame | string> {
-    if (!this.connection && !(await this.waitConnected(this.options.timeoutMs))) return `not connected: ${this.lastProblem}`;
+  /** The error for a request whose every attempt failed, named after what happened last. */
+  private failure(last: AttemptFailure | null, attempts: number, elapsedMs: number): LinkError {
+    const seconds = Math.max(1, Math.round(elapsedMs / 1000));
+    const tries = `${attempts} attempt${attempts === 1 ? "" : "s"}`;
+    if (last === null || last.kind === "no-reply") return new LinkError(`controller ${this.url} did not answer within ${seconds} s`, "timeout");
+    if (last.kind === "stopped") return new LinkError(`controller ${this.url}: link stopped`, "stopped");
+    // A connection the controller accepts and then closes is "lost" on the request, or gone
+    // again by the time the next attempt looks for it: either way the controller closed it.
+    if (last.cause === PEER_CLOSED) return new LinkError(`controller ${this.url} closed the connection without answering (${tries})`, "closed");
+    if (last.kind === "lost") return new LinkError(`controller ${this.url} dropped the connection (${last.cause}; ${tries})`, "closed");
+    if (last.cause === "ECONNREFUSED") return new LinkError(`controller ${this.url} refused the connection (ECONNREFUSED)`, "not-connected");
+    return new LinkError(`controller ${this.url} is not reachable (${last.cause}) after ${seconds} s`, "not-connected");
+  }
+
+  /** One try: a reply frame, or why there was none. */
+  private async attempt(request: Request, attemptNo: number): Promise<Frame | AttemptFailure> {
+    const notConnected = (): AttemptFailure => ({ kind: "not-connected", cause: this.lastProblem, text: `not connected: ${this.lastProblem}` });
+    if (!this.connection && !(await this.waitConnected(this.options.timeoutMs))) return notConnected();
     const connection = this.connection;
-    if (!connection) return `not connected: ${this.lastProblem}`;
+    if (!connection) return notConnected();
     const serial = this.takeSerial();
     const bytes = encodeFrame(requestFrame(request, serial));
-    return new Promise<Frame | string>((resolve) => {
+    return new Promise<Frame | AttemptFailure>((resolve) => {
       const timer = setTimeout(() => {
         this.pending = null;
         this.decoder.reset();
         this.event({ type: "timeout", url: this.url, serial, attempt: attemptNo, address: request.address });
-        resolve(`no reply within ${this.options.timeoutMs} ms`);
+        const text = `no reply within ${this.options.timeoutMs} ms`;
+        resolve({ kind: "no-reply", cause: text, text });
       }, this.options.timeoutMs);
       this.pending = {
         serial,
@@ -202,10 +229,10 @@ export class NovaStarLink {
           this.pending = null;
           resolve(frame);
         },
-        fail: (reason) => {
+        fail: (failure) => {
           clearTimeout(timer);
           this.pending = null;
-          resolve(reason);
+          resolve(failure);
         },
       };
       connection.write(bytes);
@@ -260,7 +287,7 @@ export class NovaStarLink {
         this.event({ type: "connected", url: this.url });
         for (const wake of [...this.connectWaiters]) wake();
         const reason = await closed;
-        this.pending?.fail(`connection lost: ${reason}`);
+        this.pending?.fail({ kind: "lost", cause: reason, text: `connection lost: ${reason}` });
         this.event({ type: "disconnected", url: this.url, reason });
       } catch (err) {
         this.lastProblem = (err as Error).message;
@@ -313,6 +340,10 @@ function requestFrame(request: Request, serial: number): Frame {
     length: request.length,
     data: request.data,
   };
+}
+
+function isFailure(outcome: Frame | AttemptFailure): outcome is AttemptFailure {
+  return "text" in outcome;
 }
 
 function sleep(ms: number): Promise<void> {
