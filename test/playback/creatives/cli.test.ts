@@ -1,8 +1,8 @@
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Command } from "commander";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { registerCreativesCommands, sourceUrl } from "../../../agent/cli/creatives.js";
+import { runCliInProcess, type CliResult } from "../../helpers/cli.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { ffprobe, makeVideo, sha256 } from "./media.js";
 
@@ -10,39 +10,9 @@ const tmp = tempDir("ledagent-cli-creatives-");
 const configFile = join(tmp.dir, "config.yaml");
 let clip: string;
 
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
-
 /** Runs `ledagent --config … <args>` in-process; returns stdout, stderr and the exit code. */
-async function ledagent(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  vi.spyOn(process, "exit").mockImplementation((code?: string | number | null) => {
-    throw new Exit(Number(code ?? 0));
-  });
-  const program = new Command("ledagent").option("--config <file>").exitOverride();
-  registerCreativesCommands(program);
-  const applyOverride = (cmd: Command): void => {
-    cmd.exitOverride().configureOutput({ writeErr: (s) => (stderr += s), writeOut: (s) => (stdout += s) });
-    cmd.commands.forEach(applyOverride);
-  };
-  applyOverride(program);
-  let code = 0;
-  try {
-    await program.parseAsync(["node", "ledagent", "--config", configFile, ...args]);
-  } catch (err) {
-    if (err instanceof Exit) code = err.code;
-    else if (err instanceof Error && "exitCode" in err) code = 2;
-    else throw err;
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { stdout, stderr, code };
+function ledagent(...args: string[]): Promise<CliResult> {
+  return runCliInProcess(registerCreativesCommands, ["--config", configFile, ...args]);
 }
 
 beforeAll(() => {

@@ -3,12 +3,12 @@
 import { generateKeyPairSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Command } from "commander";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { registerScheduleCommands } from "../../../agent/cli/schedule.js";
 import { createKeyFiles, publicKeyPem, signCanonical } from "../../../agent/crypto/index.js";
 import { MAX_REASON_CHARS, MAX_REASONS, ScheduleStore } from "../../../agent/playback/schedule/index.js";
 import { openLedgerReader } from "../../../agent/proofs/open.js";
+import { runCliInProcess, type CliResult } from "../../helpers/cli.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const tmp = tempDir("ledagent-cli-schedule-");
@@ -19,38 +19,9 @@ const ops = generateKeyPairSync("ed25519");
 const other = generateKeyPairSync("ed25519");
 const HEX = "a".repeat(64);
 
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
-
-async function ledagent(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  vi.spyOn(process, "exit").mockImplementation((code?: string | number | null) => {
-    throw new Exit(Number(code ?? 0));
-  });
-  const program = new Command("ledagent").option("--config <file>").exitOverride();
-  registerScheduleCommands(program);
-  const applyOverride = (cmd: Command): void => {
-    cmd.exitOverride().configureOutput({ writeErr: (s) => (stderr += s), writeOut: (s) => (stdout += s) });
-    cmd.commands.forEach(applyOverride);
-  };
-  applyOverride(program);
-  let code = 0;
-  try {
-    await program.parseAsync(["node", "ledagent", "--config", configFile, ...args]);
-  } catch (err) {
-    if (err instanceof Exit) code = err.code;
-    else if (err instanceof Error && "exitCode" in err) code = 2;
-    else throw err;
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { stdout, stderr, code };
+/** Runs `ledagent --config … <args>` in-process; returns stdout, stderr and the exit code. */
+function ledagent(...args: string[]): Promise<CliResult> {
+  return runCliInProcess(registerScheduleCommands, ["--config", configFile, ...args]);
 }
 
 function doc(over: Record<string, unknown> = {}): Record<string, unknown> {
