@@ -6,10 +6,11 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../agent/log.js";
-import { CreativeFetcher, CreativeRejected, type StagedFile } from "../../../agent/playback/creatives/index.js";
+import { CreativeFetcher } from "../../../agent/playback/creatives/index.js";
 import type { FetchDeps } from "../../../agent/playback/creatives/fetch.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { startServer, type TestServer } from "./server.js";
+import { refusal } from "./setup.js";
 
 const tmp = tempDir("ledagent-fetch-");
 const body = randomBytes(256 * 1024);
@@ -20,15 +21,6 @@ let n = 0;
 function fetcher(extra: Partial<FetchDeps> = {}): { fetcher: CreativeFetcher; dir: string } {
   const dir = join(tmp.dir, `staging-${++n}`);
   return { dir, fetcher: new CreativeFetcher({ stagingDir: dir, maxBytes: 10 * 1024 * 1024, timeoutMs: 10_000, log: silentLogger(), attempts: 3, backoffMs: () => 10, stallMs: 2000, ...extra }) };
-}
-
-async function refusal(work: Promise<StagedFile>): Promise<CreativeRejected> {
-  const err = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CreativeRejected);
-  return err as CreativeRejected;
 }
 
 beforeAll(async () => {

@@ -4,10 +4,10 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CreativeRejected, type CreativeEntry } from "../../../agent/playback/creatives/index.js";
+import type { CreativeEntry } from "../../../agent/playback/creatives/index.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { ffprobe, makeImage, makeVideo, rgbFrame, sha256 } from "./media.js";
-import { pipelineFor, testConfig, type Rig } from "./setup.js";
+import { pipelineFor, refusal, testConfig, type Rig } from "./setup.js";
 import { startServer, type TestServer } from "./server.js";
 
 const tmp = tempDir("ledagent-creatives-");
@@ -17,15 +17,6 @@ const files: Record<string, string> = {};
 
 function entry(id: string, file: string, durationMs: number, extra: Partial<CreativeEntry> = {}): CreativeEntry {
   return { id, url: server.url(`/${id}`), sha256: sha256(file), durationMs, approved: true, ...extra };
-}
-
-async function refusal(work: Promise<unknown>): Promise<CreativeRejected> {
-  const err = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CreativeRejected);
-  return err as CreativeRejected;
 }
 
 let rigCount = 0;

@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../agent/log.js";
-import { CreativeRejected, probeMedia, renditionPlan, RENDITION_RECIPE, resolveMediaTools, Transcoder, type MediaTools } from "../../../agent/playback/creatives/index.js";
+import { probeMedia, renditionPlan, RENDITION_RECIPE, resolveMediaTools, Transcoder, type MediaTools } from "../../../agent/playback/creatives/index.js";
 import { findOnPath } from "../../../agent/playback/creatives/tools.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { makeVideo, sha256 } from "./media.js";
-import { pipelineFor, testConfig } from "./setup.js";
+import { pipelineFor, refusal, testConfig } from "./setup.js";
 
 const tmp = tempDir("ledagent-tool-failure-");
 let clip: string;
@@ -33,15 +33,6 @@ function fakeTool(name: string, poseAs: "ffmpeg" | "ffprobe" | null, body: strin
   writeFileSync(path, `#!/bin/sh\n${pose}${body}\n`);
   chmodSync(path, 0o755);
   return path;
-}
-
-async function refusal(work: Promise<unknown>): Promise<CreativeRejected> {
-  const err = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CreativeRejected);
-  return err as CreativeRejected;
 }
 
 beforeAll(() => {
