@@ -88,6 +88,11 @@ export function hardRuleProblems(plan: Plan, s: PlanSchedule, from: number, to: 
       // A suspended buyout keeps its screen time for fill (docs/schedule-format.md): nobody
       // else's paid content, but house content may play.
       if (item.fill && suspendedAt(s, x.id, item.startMs)) continue;
+      // The remnant before a stop: when the buyer's creatives do not tile the time up to its
+      // suspension, the last few seconds (shorter than any of its creatives) play fill, since
+      // paid items are never cut and never run into a stop (docs/schedule-format.md).
+      const shortest = Math.min(...x.creatives.map((id) => s.creatives.find((c) => c.id === id)?.durationMs ?? Infinity));
+      if (item.fill && item.durationMs < shortest && suspendedAt(s, x.id, item.startMs + item.durationMs)) continue;
       problems.push(`rule 1: ${item.campaign} at ${item.at} during buyout by ${x.id}`);
     }
     const n = next?.campaign ? byId.get(next.campaign) : undefined;
