@@ -1,26 +1,11 @@
 // `ledagent ops keys init | sign-schedule`: the ops side, for demos, tests and small fleets that
 // sign schedules without a backend. The ops private key belongs on the ops machine, not a screen.
-import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { createKeyFiles, KeyError, loadPrivateKey, signCanonical } from "../crypto/index.js";
 import { validateDocument } from "../playback/schedule/index.js";
 import { writeFileDurably } from "../store/index.js";
-import { action, CliError } from "./common.js";
-
-function readJson(path: string, what: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new CliError(`${what} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new CliError(`${what} ${path}: not JSON`);
-  }
-}
+import { action, CliError, readJsonFile } from "./common.js";
 
 export function registerOpsCommands(program: Command): void {
   const ops = program.command("ops").description("the ops side: keys and signed schedules (demos, tests, small fleets)");
@@ -51,7 +36,7 @@ export function registerOpsCommands(program: Command): void {
     .option("--out <file>", "write the envelope here instead of stdout")
     .action(
       action((file: string, o: { key: string; out?: string }) => {
-        const raw = readJson(file, "schedule");
+        const raw = readJsonFile(file, "schedule");
         // A document that carries an envelope already is a common slip: sign what is inside.
         const schedule = typeof raw === "object" && raw !== null && "schedule" in raw && "sig" in raw ? (raw as { schedule: unknown }).schedule : raw;
         const validation = validateDocument(schedule);

@@ -1,9 +1,8 @@
 // `ledagent proofs export | verify | head | at`: the ledger for customers, auditors and technicians.
-import { closeSync, createWriteStream, fsyncSync, openSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync } from "node:fs";
 import { finished } from "node:stream/promises";
 import type { Writable } from "node:stream";
 import type { Command } from "commander";
-import { DateTime } from "luxon";
 import { KeyError, loadPublicKey } from "../crypto/index.js";
 import {
   exportCsv,
@@ -15,14 +14,11 @@ import {
   type ExportFilter,
 } from "../proofs/index.js";
 import { tempPathBeside } from "../store/index.js";
-import { action, cliConfig, CliError } from "./common.js";
+import { action, cliConfig, CliError, readJsonFile, timeOption } from "./common.js";
 
-/** "now", an RFC 3339 time, or a local date/time read in `timezone`, as a UTC ISO string. */
-export function parseTime(option: string, raw: string, timezone: string): string {
-  if (raw === "now") return new Date().toISOString();
-  const t = DateTime.fromISO(raw, { zone: timezone, setZone: false });
-  if (!t.isValid) throw new CliError(`${option}: ${JSON.stringify(raw)} is not a time (use e.g. 2026-12-01T08:00:00+08:00 or 2026-12-01)`, 2);
-  return t.toUTC().toISO() as string;
+/** A time option as the UTC ISO string the ledger stores. */
+function isoTimeOption(option: string, raw: string, timezone: string): string {
+  return new Date(timeOption(option, raw, timezone)).toISOString();
 }
 
 async function withOutput(out: string | undefined, fn: (stream: Writable) => Promise<void>): Promise<void> {
@@ -87,8 +83,8 @@ export function registerProofsCommands(program: Command): void {
         const filter: ExportFilter = {
           customer: o.customer,
           campaign: o.campaign,
-          from: o.from === undefined ? undefined : parseTime("--from", o.from, config.timezone),
-          to: o.to === undefined ? undefined : parseTime("--to", o.to, config.timezone),
+          from: o.from === undefined ? undefined : isoTimeOption("--from", o.from, config.timezone),
+          to: o.to === undefined ? undefined : isoTimeOption("--to", o.to, config.timezone),
         };
         const { reader, close } = openLedgerReader(config);
         try {
@@ -118,20 +114,7 @@ export function registerProofsCommands(program: Command): void {
           const hint = /PRIVATE key/.test(err.message) ? " (on the device, `ledagent keys show` prints the public key)" : "";
           throw new CliError(err.message + hint);
         }
-        let head: unknown;
-        if (o.head) {
-          let text: string;
-          try {
-            text = readFileSync(o.head, "utf8");
-          } catch (err) {
-            throw new CliError(`--head ${o.head}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-          }
-          try {
-            head = JSON.parse(text);
-          } catch {
-            throw new CliError(`--head ${o.head}: not JSON (a head is the one-line object \`ledagent proofs head\` prints)`);
-          }
-        }
+        const head: unknown = o.head ? readJsonFile(o.head, "--head") : undefined;
         let result;
         try {
           result = await verifyFile(file, { publicKey, head });
@@ -171,7 +154,7 @@ export function registerProofsCommands(program: Command): void {
     .action(
       action((raw: string, o: { json?: boolean }, cmd: Command) => {
         const config = cliConfig(cmd);
-        const at = parseTime("time", raw, config.timezone);
+        const at = isoTimeOption("time", raw, config.timezone);
         const { reader, close } = openLedgerReader(config);
         try {
           const found = reader.onScreenAt(at);

@@ -1,5 +1,4 @@
 // `ledagent schedule load F | show | plan` and `ledagent report delivery`.
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
 import { loadPublicKey } from "../crypto/index.js";
@@ -8,31 +7,7 @@ import { countDelivered, deliveryCsv, deliveryReport, type DeliveryRow } from ".
 import { plan, type Plan, type PlanSchedule } from "../playback/planner/index.js";
 import { applyEnvelopeText, capReasons, checkEnvelope, ScheduleStore, validateDocument, type CurrentSchedule, type EnvelopeCheck } from "../playback/schedule/index.js";
 import { openLedger, openLedgerReader } from "../proofs/open.js";
-import { action, CliError, cliConfig, intOption } from "./common.js";
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (err) {
-    throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
-function readJson(path: string): unknown {
-  const text = readText(path);
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new CliError(`${path} is not JSON: ${(err as Error).message}`);
-  }
-}
-
-function timeOption(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const t = Date.parse(raw);
-  if (!Number.isFinite(t)) throw new CliError(`${name}: ${JSON.stringify(raw)} is not a time (use RFC 3339, e.g. 2026-12-01T08:00:00+08:00)`, 2);
-  return t;
-}
+import { action, CliError, cliConfig, intOption, readJsonFile, readTextFile, timeOption } from "./common.js";
 
 function storedSchedule(config: Config): CurrentSchedule {
   const current = new ScheduleStore({ path: agentPaths(config).scheduleFile }).current();
@@ -97,7 +72,7 @@ export function registerScheduleCommands(program: Command): void {
         const config = cliConfig(cmd);
         // A path that cannot be read delivered nothing; bytes that did arrive are judged (and a
         // rejection recorded) by applyEnvelopeText, JSON or not.
-        const text = readText(file);
+        const text = readTextFile(file, "schedule");
         const opsPublicKey = config.opsPublicKey ? loadPublicKey(config.opsPublicKey) : null;
         const { ledger, close } = openLedger(config);
         try {
@@ -146,8 +121,12 @@ export function registerScheduleCommands(program: Command): void {
     .option("--json", "the plan as JSON")
     .action(
       action((opts: { schedule?: string; from?: string; hours: string; json?: boolean }, cmd: Command) => {
-        const from = timeOption("--from", opts.from, Date.now());
-        const to = from + intOption("--hours", opts.hours, 1, 744) * 3_600_000;
+        const hours = intOption("--hours", opts.hours, 1, 744);
+        // Times without an offset are read in the schedule's own zone, as its dayparts are.
+        const window = (zone: string): { from: number; to: number } => {
+          const from = opts.from === undefined ? Date.now() : timeOption("--from", opts.from, zone);
+          return { from, to: from + hours * 3_600_000 };
+        };
         let result: Plan;
         let zone: string;
         let warnings: string[] = [];
@@ -156,19 +135,20 @@ export function registerScheduleCommands(program: Command): void {
           process.stdout.write(opts.json ? `${JSON.stringify({ ...result, warnings }, null, 2)}\n` : planTable(result, zone));
         };
         if (opts.schedule) {
-          const raw = readJson(opts.schedule) as { schedule?: unknown };
+          const raw = readJsonFile(opts.schedule, "schedule") as { schedule?: unknown };
           const validation = validateDocument(raw && typeof raw === "object" && "schedule" in raw ? raw.schedule : raw);
           if (!validation.ok) {
             const { reasons, moreReasons } = capReasons(validation.problems);
             throw new CliError(`${opts.schedule}: ${reasons.join("; ")}${moreReasons ? `; and ${moreReasons} more` : ""}`);
           }
           zone = validation.document.timezone;
-          result = plan({ schedule: validation.document, from, to });
+          result = plan({ schedule: validation.document, ...window(zone) });
           warnings = loadWarnings(opts.schedule, raw, cmd);
         } else {
           const config = cliConfig(cmd);
           const current = storedSchedule(config);
           zone = current.document.timezone;
+          const { from, to } = window(zone);
           if (from > Date.now()) {
             // The time between now and a future --from has not happened: nothing is owed for it.
             result = plan({ schedule: current.document as PlanSchedule, from, to });
@@ -202,13 +182,15 @@ export function registerScheduleCommands(program: Command): void {
       action((opts: { from?: string; to?: string; customer?: string; format: string }, cmd: Command) => {
         if (opts.format !== "table" && opts.format !== "csv") throw new CliError(`--format: ${JSON.stringify(opts.format)} is not table or csv`, 2);
         const config = cliConfig(cmd);
+        const current = storedSchedule(config);
+        // Times without an offset are read in the schedule's zone, whose days the report counts.
+        const zone = current.document.timezone;
         const now = Date.now();
-        const until = timeOption("--to", opts.to, now);
-        const from = timeOption("--from", opts.from, until - 7 * 24 * 3_600_000);
+        const until = opts.to === undefined ? now : timeOption("--to", opts.to, zone);
+        const from = opts.from === undefined ? until - 7 * 24 * 3_600_000 : timeOption("--from", opts.from, zone);
         if (until <= from) throw new CliError("--from must be before --to", 2);
         // What has not happened yet is neither short nor owed: the report stops at now.
         const to = Math.min(until, now);
-        const current = storedSchedule(config);
         const rows = to > from ? readDelivery(config, current, { from, to, customer: opts.customer }) : [];
         process.stdout.write(opts.format === "csv" ? deliveryCsv(rows) : deliveryTable(rows));
       }),

@@ -140,6 +140,16 @@ describe("ledagent schedule plan --schedule: warns what load would refuse", () =
     const json = await ledagent("schedule", "plan", "--schedule", good, ...args, "--json");
     expect((JSON.parse(json.stdout) as { warnings: string[] }).warnings).toEqual([]);
   });
+
+  it("reads a --from without an offset in the schedule's zone (Asia/Shanghai), as its dayparts are", async () => {
+    const good = file("plan-local.json", signed(doc()));
+    const json = await ledagent("schedule", "plan", "--schedule", good, "--from", "2026-12-02T08:00", "--hours", "1", "--json");
+    expect(json.code, json.stderr).toBe(0);
+    expect((JSON.parse(json.stdout) as { from: string }).from).toBe("2026-12-02T00:00:00.000Z");
+    const bad = await ledagent("schedule", "plan", "--schedule", good, "--from", "next tuesday");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--from: "next tuesday" is not a time/);
+  });
 });
 
 describe("ledagent report delivery", () => {
