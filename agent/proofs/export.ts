@@ -26,30 +26,21 @@ export interface ExportResult {
 
 const PAGE = 250;
 
+// Each filter and the condition it adds; plays are matched by start (t), events by when written.
+const CONDITIONS: readonly [keyof ExportFilter, string][] = [
+  ["customer", "customer = ?"],
+  ["campaign", "campaign = ?"],
+  ["from", "t >= ?"],
+  ["to", "t < ?"],
+];
+
 function whereClause(f: ExportFilter): { sql: string; params: string[] } {
-  const parts: string[] = [];
-  const params: string[] = [];
-  if (f.customer !== undefined) {
-    parts.push("customer = ?");
-    params.push(f.customer);
-  }
-  if (f.campaign !== undefined) {
-    parts.push("campaign = ?");
-    params.push(f.campaign);
-  }
-  if (f.from !== undefined) {
-    parts.push("t >= ?");
-    params.push(f.from);
-  }
-  if (f.to !== undefined) {
-    parts.push("t < ?");
-    params.push(f.to);
-  }
-  return { sql: parts.length ? parts.join(" AND ") : "1", params };
+  const used = CONDITIONS.filter(([key]) => f[key] !== undefined);
+  return { sql: used.length ? used.map(([, sql]) => sql).join(" AND ") : "1", params: used.map(([key]) => f[key] as string) };
 }
 
 export function isFiltered(f: ExportFilter): boolean {
-  return f.customer !== undefined || f.campaign !== undefined || f.from !== undefined || f.to !== undefined;
+  return CONDITIONS.some(([key]) => f[key] !== undefined);
 }
 
 async function write(out: Writable, text: string): Promise<void> {
