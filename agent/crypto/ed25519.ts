@@ -101,8 +101,13 @@ const BASE64 = /^[A-Za-z0-9+/]{86}==$/;
  * spellings, and so an entry several hashes.
  */
 export function verifyCanonical(value: unknown, sig: unknown, publicKey: KeyObject): boolean {
+  return verifyText(canonicalBytes(value), sig, publicKey);
+}
+
+/** verifyCanonical for a caller that already holds the canonical text (or its bytes). */
+export function verifyText(text: string | Buffer, sig: unknown, publicKey: KeyObject): boolean {
   if (typeof sig !== "string" || !BASE64.test(sig)) return false;
   const bytes = Buffer.from(sig, "base64");
   if (bytes.toString("base64") !== sig) return false;
-  return verify(null, canonicalBytes(value), publicKey, bytes);
+  return verify(null, typeof text === "string" ? Buffer.from(text, "utf8") : text, publicKey, bytes);
 }

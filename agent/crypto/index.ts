@@ -8,5 +8,6 @@ export {
   publicKeyPem,
   signCanonical,
   verifyCanonical,
+  verifyText,
   type KeyPair,
 } from "./ed25519.js";

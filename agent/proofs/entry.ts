@@ -1,6 +1,6 @@
 // One ledger entry: build, sign, hash, and check the shape of one read back from anywhere.
 import { createHash, sign, type KeyObject } from "node:crypto";
-import { canonicalString, verifyCanonical } from "../crypto/index.js";
+import { canonicalString, verifyText } from "../crypto/index.js";
 import type { AppendInput, ClockStamp, Entry } from "./types.js";
 
 /** hash(entry) = SHA-256(canonical(entry including sig)), lowercase hex. */
@@ -40,16 +40,33 @@ export function signEntry(input: AppendInput, ctx: EntryContext, privateKey: Key
   const unsignedText = canonicalString(body);
   const sig = sign(null, Buffer.from(unsignedText, "utf8"), privateKey).toString("base64");
   const entry = { ...body, sig } as Entry;
-  // "sig" sorts just before "v", the last key, whose value is always 1: splice it in rather
-  // than serialise the whole entry a second time (an append's largest cost after the signature).
-  const tail = ',"v":1}';
-  const text = unsignedText.endsWith(tail) ? `${unsignedText.slice(0, -tail.length)},"sig":${JSON.stringify(sig)}${tail}` : canonicalString(entry);
-  return { entry, text };
+  return { entry, text: spliceSig(unsignedText, sig, () => canonicalString(entry)) };
 }
 
-export function entrySignatureValid(entry: Entry, publicKey: KeyObject): boolean {
+/**
+ * canonical(entry) from canonical(entry without sig): "sig" sorts just before "v", the last key,
+ * whose value is always 1, so it is spliced in rather than the whole entry serialised again
+ * (the largest cost of an append, or a verify, after the signature itself).
+ */
+function spliceSig(unsignedText: string, sig: string, whole: () => string): string {
+  const tail = ',"v":1}';
+  return unsignedText.endsWith(tail) ? `${unsignedText.slice(0, -tail.length)},"sig":${JSON.stringify(sig)}${tail}` : whole();
+}
+
+/** An entry's two canonical texts: what its signature covers, and what its hash covers. */
+export interface EntryTexts {
+  unsigned: string;
+  full: string;
+}
+
+export function entryTexts(entry: Entry): EntryTexts {
   const { sig, ...unsigned } = entry;
-  return verifyCanonical(unsigned, sig, publicKey);
+  const text = canonicalString(unsigned);
+  return { unsigned: text, full: spliceSig(text, sig, () => canonicalString(entry)) };
+}
+
+export function entrySignatureValid(entry: Entry, publicKey: KeyObject, texts: EntryTexts = entryTexts(entry)): boolean {
+  return verifyText(texts.unsigned, entry.sig, publicKey);
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

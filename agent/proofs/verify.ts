@@ -4,8 +4,8 @@ import type { KeyObject } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
-import { canonicalString, verifyCanonical } from "../crypto/index.js";
-import { entrySignatureValid, isStub, sha256Hex } from "./entry.js";
+import { verifyCanonical } from "../crypto/index.js";
+import { entrySignatureValid, entryTexts, isStub, sha256Hex, type EntryTexts } from "./entry.js";
 import { duplicateKey } from "./json-keys.js";
 import { entryShapeProblem } from "./schema.js";
 import { GENESIS_PREV, type Checkpoint, type Entry } from "./types.js";
@@ -134,6 +134,7 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
 
     let seq: number;
     let hash: string;
+    let texts: EntryTexts | null = null;
     if (isStub(parsed)) {
       seq = parsed.seq;
       hash = parsed.hash;
@@ -142,7 +143,8 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
       if (problem) stop("malformed", claimedSeq ?? expected, lineNo, `line ${lineNo}: ${problem}`);
       seq = (parsed as Entry).seq;
       try {
-        hash = sha256Hex(canonicalString(parsed));
+        texts = entryTexts(parsed as Entry);
+        hash = sha256Hex(texts.full);
       } catch (err) {
         stop("malformed", seq, lineNo, `line ${lineNo}: ${(err as Error).message}`);
       }
@@ -160,9 +162,9 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
       firstSeq = seq;
     }
 
-    if (!isStub(parsed)) {
+    if (texts !== null) {
       const entry = parsed as Entry;
-      if (!entrySignatureValid(entry, opts.publicKey)) {
+      if (!entrySignatureValid(entry, opts.publicKey, texts)) {
         stop("bad signature", seq, lineNo, "the signature does not verify with this key (the entry was altered, or it was signed by another device)");
       }
       if (screen === null) screen = entry.screen;
