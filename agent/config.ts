@@ -87,9 +87,25 @@ export const configSchema = z
         fetchTimeoutS: z.number().min(1).default(1800),
         durationToleranceMs: z.number().int().min(0).default(1000),
         audio: z.boolean().default(false),
+        /** Largest source frame (width × height) probed before any transcode: 8K. */
+        maxSourcePixels: z.number().int().min(64).default(7680 * 4320),
+        /** Largest source pixel rate (width × height × fps): 8K at 60 fps. */
+        maxSourcePixelRate: z.number().int().min(64).default(7680 * 4320 * 60),
+        /** A fetch slower than this (bytes/s, averaged over minRateWindowS) is cut and retried. */
+        minRateBytesPerS: z.number().int().min(0).default(16 * 1024),
+        minRateWindowS: z.number().int().min(1).max(3600).default(30),
       })
       .strict()
-      .default({ maxBytes: 2 * 1024 ** 3, fetchTimeoutS: 1800, durationToleranceMs: 1000, audio: false }),
+      .default({
+        maxBytes: 2 * 1024 ** 3,
+        fetchTimeoutS: 1800,
+        durationToleranceMs: 1000,
+        audio: false,
+        maxSourcePixels: 7680 * 4320,
+        maxSourcePixelRate: 7680 * 4320 * 60,
+        minRateBytesPerS: 16 * 1024,
+        minRateWindowS: 30,
+      }),
     telemetryIntervalS: z.number().int().min(5).max(86_400).default(60),
     checkpointIntervalS: z.number().int().min(60).max(86_400).default(3600),
   })

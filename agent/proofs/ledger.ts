@@ -102,6 +102,14 @@ export class LedgerReader {
     return ev ? (JSON.parse(ev.body) as Entry) : null;
   }
 
+  /** The most recent event of `type`, or null when there is none. */
+  lastEvent(type: EventType): EventEntry | null {
+    const row = this.db.prepare("SELECT body FROM ledger_entries WHERE kind = 'event' AND type = ? ORDER BY seq DESC LIMIT 1").get(type) as
+      | { body: string }
+      | undefined;
+    return row ? (JSON.parse(row.body) as EventEntry) : null;
+  }
+
   latestCheckpoint(): Checkpoint | null {
     const row = this.db.prepare("SELECT body FROM ledger_checkpoints ORDER BY seq DESC LIMIT 1").get() as { body: string } | undefined;
     return row ? (JSON.parse(row.body) as Checkpoint) : null;
