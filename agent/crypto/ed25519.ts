@@ -15,6 +15,8 @@ export class KeyError extends Error {
 export interface KeyPair {
   privateKey: KeyObject;
   publicKey: KeyObject;
+  /** The private key's file, when it has one: the key's signing record is kept beside it. */
+  file?: string;
 }
 
 export function publicKeyPem(key: KeyObject): string {
@@ -30,7 +32,7 @@ export function createKeyFiles(privatePath: string, publicPath: string, opts: { 
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   writeFileDurably(privatePath, privateKey.export({ type: "pkcs8", format: "pem" }).toString(), 0o600);
   writeFileDurably(publicPath, publicKeyPem(publicKey), 0o644);
-  return { privateKey, publicKey };
+  return { privateKey, publicKey, file: privatePath };
 }
 
 export function loadPrivateKey(path: string): KeyPair {
@@ -59,7 +61,7 @@ export function loadPrivateKey(path: string): KeyPair {
     throw new KeyError(`device key ${path} is not a readable private key`);
   }
   if (privateKey.asymmetricKeyType !== "ed25519") throw new KeyError(`device key ${path} is ${privateKey.asymmetricKeyType}, expected ed25519`);
-  return { privateKey, publicKey: createPublicKey(privateKey) };
+  return { privateKey, publicKey: createPublicKey(privateKey), file: path };
 }
 
 export function parsePublicKey(pem: string | Buffer, source = "public key"): KeyObject {

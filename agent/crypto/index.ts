@@ -11,3 +11,4 @@ export {
   verifyText,
   type KeyPair,
 } from "./ed25519.js";
+export { keyFingerprint, readSigningRecord, signingRecordPath, writeSigningRecord, type SigningRecord } from "./signing-record.js";

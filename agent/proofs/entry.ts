@@ -79,3 +79,37 @@ function isObject(x: unknown): x is Record<string, unknown> {
 export function isStub(x: unknown): x is { seq: number; hash: string } {
   return isObject(x) && Object.keys(x).length === 2 && Number.isSafeInteger(x.seq) && (x.seq as number) >= 1 && typeof x.hash === "string" && HEX64.test(x.hash);
 }
+
+/** A row as the ledger stores it: the entry's canonical text and the hash recorded beside it. */
+export interface StoredRow {
+  seq: number;
+  body: string;
+  hash: string;
+}
+
+/** Why a stored row cannot be trusted as itself (its recorded hash is not its body's), or null. */
+export function storedRowProblem(row: StoredRow): string | null {
+  return sha256Hex(row.body) === row.hash ? null : `its stored hash does not match its body (the database was altered or damaged)`;
+}
+
+/**
+ * Why the head row (tail[0]) cannot be chained onto, or null: its hash against its body, its
+ * signature under `publicKey`, and its link to the row before it (tail[1]) or to genesis.
+ */
+export function headProblem(tail: StoredRow[], publicKey: KeyObject): string | null {
+  const [head, before] = tail;
+  const damaged = storedRowProblem(head);
+  if (damaged) return damaged;
+  let entry: Entry;
+  try {
+    entry = JSON.parse(head.body) as Entry;
+  } catch {
+    return "is not JSON (the database was altered or damaged)";
+  }
+  if (entry.seq !== head.seq) return `says it is seq ${String(entry.seq)} (the database was altered or damaged)`;
+  if (!entrySignatureValid(entry, publicKey)) return "is not signed by this device key (the key was replaced, or the entry altered)";
+  if (head.seq === 1) return entry.prev === "0".repeat(64) ? null : "is seq 1 but does not start the chain (its prev is not 64 zeros)";
+  if (before?.seq !== head.seq - 1) return `follows a gap (seq ${head.seq - 1} is missing)`;
+  if (storedRowProblem(before)) return `follows seq ${before.seq}, whose stored hash does not match its body (the database was altered or damaged)`;
+  return entry.prev === before.hash ? null : `does not link to seq ${before.seq} (its prev is not that entry's hash)`;
+}

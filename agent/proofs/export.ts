@@ -4,7 +4,8 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { DateTime } from "luxon";
 import { pagesBySeq } from "../store/index.js";
-import type { LedgerReader } from "./ledger.js";
+import { storedRowProblem } from "./entry.js";
+import { LedgerError, type LedgerReader } from "./ledger.js";
 import type { PlayEntry } from "./types.js";
 
 export interface ExportFilter {
@@ -61,14 +62,16 @@ export async function exportJsonl(reader: LedgerReader, filter: ExportFilter, ou
     .get(...params) as { first: number | null; last: number | null };
   if (bounds.first === null || bounds.last === null) return result;
   const end = filter.to !== undefined || !isFiltered(filter) ? bounds.last : (reader.head()?.seq ?? bounds.last);
+  // Every row's body is read, stubs' too: a stub states a hash, and it must be its entry's.
   const page = reader.db.prepare(
-    `SELECT seq, hash, CASE WHEN ${sql} THEN body END AS body FROM ledger_entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
+    `SELECT seq, hash, body, (${sql}) AS matched FROM ledger_entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
   );
-  type Row = { seq: number; hash: string; body: string | null };
+  type Row = { seq: number; hash: string; body: string; matched: number };
   for (const rows of pagesBySeq((after) => page.all(...params, after, end, PAGE) as Row[], PAGE, bounds.first - 1)) {
     let chunk = "";
     for (const r of rows) {
-      if (r.body !== null) {
+      checkRow(r);
+      if (r.matched) {
         chunk += r.body + "\n";
         result.entries++;
       } else {
@@ -82,6 +85,21 @@ export async function exportJsonl(reader: LedgerReader, filter: ExportFilter, ou
     await write(out, chunk);
   }
   return result;
+}
+
+/**
+ * Refuses a row whose stored hash is not its body's: exported, it would carry a wrong hash as a
+ * stub, or break the chain at the next line, and a damaged ledger would leave the device looking valid.
+ */
+function checkRow(r: { seq: number; hash: string; body: string }): void {
+  const problem = storedRowProblem(r);
+  if (problem) {
+    throw new LedgerError(
+      `export refused at seq ${r.seq}: ${problem}; no line for it or after it was written. ` +
+        "Restore the database from a backup (the upstream collector holds every synced entry)",
+      "damaged-head",
+    );
+  }
 }
 
 const CSV_HEADER = ["seq", "customer", "campaign", "creative", "start", "end", "durationMs", "status", "makeGood", "screenVerified"];
@@ -101,11 +119,12 @@ export async function exportCsv(reader: LedgerReader, filter: ExportFilter, time
   const { sql, params } = whereClause(filter);
   const result: ExportResult = { lines: 0, entries: 0, stubs: 0, firstSeq: null, lastSeq: null };
   await write(out, CSV_HEADER.join(",") + "\n");
-  const page = reader.db.prepare(`SELECT seq, body FROM ledger_entries WHERE kind = 'play' AND ${sql} AND seq > ? ORDER BY seq LIMIT ?`);
-  type Row = { seq: number; body: string };
+  const page = reader.db.prepare(`SELECT seq, body, hash FROM ledger_entries WHERE kind = 'play' AND ${sql} AND seq > ? ORDER BY seq LIMIT ?`);
+  type Row = { seq: number; body: string; hash: string };
   for (const rows of pagesBySeq((after) => page.all(...params, after, PAGE) as Row[], PAGE)) {
     let chunk = "";
     for (const r of rows) {
+      checkRow(r);
       const { play } = JSON.parse(r.body) as PlayEntry;
       const row = [
         r.seq, play.customer, play.campaign, play.creative,

@@ -3,10 +3,10 @@
 // technician's `ledagent note` beside the daemon) serialise on the key, and the entry is durable
 // (WAL, synchronous=FULL) when append returns.
 import type { Logger } from "pino";
-import { canonicalString, signCanonical, type KeyPair } from "../crypto/index.js";
-import { migrate, pagesBySeq, type Db } from "../store/index.js";
+import { canonicalString, readSigningRecord, signCanonical, signingRecordPath, writeSigningRecord, type KeyPair } from "../crypto/index.js";
+import { diskFullReason, failureReason, migrate, pagesBySeq, type Db } from "../store/index.js";
 import type { ClockSource } from "./clock.js";
-import { sha256Hex, signEntry } from "./entry.js";
+import { headProblem, sha256Hex, signEntry, storedRowProblem } from "./entry.js";
 import { ledgerMigrations } from "./migrations.js";
 import { appendProblem } from "./schema.js";
 import { GENESIS_PREV, type AppendInput, type Checkpoint, type Entry, type EventEntry, type EventType, type PlayEntry } from "./types.js";
@@ -42,8 +42,23 @@ const PAGE = 1000;
 /** The longest entry the ledger writes (canonical JSON characters); verifiers accept lines up to 1 MiB. */
 export const MAX_ENTRY_CHARS = 64 * 1024;
 
+/** Why the ledger refused or failed, for callers and tests that must tell refusals apart. */
+export type LedgerErrorCode =
+  | "invalid-entry"
+  | "append-failed"
+  | "disk-full"
+  | "empty"
+  | "other-screen"
+  | "damaged-head"
+  | "foreign-key"
+  | "key-already-signed"
+  | "other-genesis";
+
 export class LedgerError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code: LedgerErrorCode = "append-failed",
+  ) {
     super(message);
     this.name = "LedgerError";
   }
@@ -119,21 +134,23 @@ export class LedgerReader {
 /** The ledger with the device key: appends and checkpoints. */
 export class Ledger extends LedgerReader {
   private readonly insert;
+  /** The key's signing record, when the key lives in a file (always, outside tests and benchmarks). */
+  private readonly genesis: GenesisGuard | null;
 
   constructor(private readonly deps: LedgerDeps) {
     super(deps.db);
-    // One ledger, one screen: entries under a new id would fail every verification after them.
-    const last = this.db.prepare("SELECT body FROM ledger_entries ORDER BY seq DESC LIMIT 1").get() as { body: string } | undefined;
-    const screen = last ? (JSON.parse(last.body) as Entry).screen : deps.screenId;
-    if (screen !== deps.screenId) {
-      throw new LedgerError(
-        `this ledger belongs to screen ${JSON.stringify(screen)} but the config says ${JSON.stringify(deps.screenId)}; ` +
-          "a renamed screen needs a new data directory (keep the old ledger for its proofs)",
-      );
-    }
+    // Checked once here, never per append: an append chains onto the head without re-reading it.
+    const tail = this.db.prepare("SELECT seq, body, hash FROM ledger_entries ORDER BY seq DESC LIMIT 2").all() as StoredEntry[];
+    checkHead(tail, deps);
+    this.genesis = deps.keys.file ? new GenesisGuard(deps.keys.file, deps, this.db.name) : null;
+    this.genesis?.checkOnOpen(this.firstRow(), tail[0]?.seq ?? 0);
     this.insert = this.db.prepare(
       "INSERT INTO ledger_entries (seq, kind, at, t, type, customer, campaign, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
+  }
+
+  private firstRow(): StoredEntry | undefined {
+    return this.db.prepare("SELECT seq, body, hash FROM ledger_entries WHERE seq = 1").get() as StoredEntry | undefined;
   }
 
   /** The head as this process last saw it; another process may have appended since. */
@@ -150,55 +167,65 @@ export class Ledger extends LedgerReader {
   append(input: AppendInput): Entry {
     // Never commit what a verifier would reject: a bad entry could not be removed afterwards.
     const problem = appendProblem(input);
-    if (problem) throw new LedgerError(`ledger append refused: ${problem}`);
+    if (problem) throw new LedgerError(`ledger append refused: ${problem}`, "invalid-entry");
     for (let attempt = 1; ; attempt++) {
       if (this.knownHead === undefined) this.knownHead = this.head();
-      const head = this.knownHead;
-      const clock = this.deps.clock;
-      const { entry, text: body } = signEntry(
-        input,
-        {
-          seq: (head?.seq ?? 0) + 1,
-          screen: this.deps.screenId,
-          at: clock.now(),
-          clock: { synced: clock.synced(), bootId: clock.bootId(), monoMs: Math.round(clock.monoMs()) },
-          prev: head?.hash ?? GENESIS_PREV,
-        },
-        this.deps.keys.privateKey,
-      );
-      // Verifiers read at most MAX_ENTRY_CHARS a line; a longer entry could never be verified.
-      if (body.length > MAX_ENTRY_CHARS) {
-        throw new LedgerError(`ledger append refused: the entry would be ${body.length} characters, more than ${MAX_ENTRY_CHARS}; shorten its detail`);
-      }
-      const play = entry.kind === "play" ? entry.play : undefined;
-      const event = entry.kind === "event" ? entry.event : undefined;
-      const hash = sha256Hex(body);
+      const { entry, body, hash } = this.build(input, this.knownHead);
+      // The key's durable evidence that it is beginning a ledger precedes the genesis entry itself.
+      if (entry.seq === 1) this.genesis?.beginning(hash);
       try {
-        this.insert.run(
-          entry.seq,
-          entry.kind,
-          entry.at,
-          play?.startedAt ?? entry.at,
-          event?.type ?? null,
-          play?.customer ?? stringOrNull(event?.customer),
-          play?.campaign ?? stringOrNull(event?.campaign),
-          body,
-          hash,
-        );
+        this.store(entry, body, hash);
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code === "SQLITE_CONSTRAINT_PRIMARYKEY" && attempt < 1000) {
           this.knownHead = undefined; // someone else appended: chain onto their entry instead
+          if (entry.seq === 1) this.genesis?.adopt(this.firstRow());
           continue;
         }
-        const why = code === "SQLITE_FULL" ? "the disk is full" : (err as Error).message;
         this.deps.log?.error({ err, kind: input.kind }, "ledger append failed");
-        throw new LedgerError(`ledger append failed: ${why}`);
+        throw new LedgerError(`ledger append failed: ${failureReason(err, this.db.name)}`, diskFullReason(err, this.db.name) ? "disk-full" : "append-failed");
       }
+      if (entry.seq === 1) this.genesis?.begun(hash);
       this.knownHead = { seq: entry.seq, hash };
       this.deps.log?.debug({ seq: entry.seq, kind: entry.kind }, "ledger entry appended");
       return entry;
     }
+  }
+
+  private build(input: AppendInput, head: Head | null): { entry: Entry; body: string; hash: string } {
+    const clock = this.deps.clock;
+    const { entry, text: body } = signEntry(
+      input,
+      {
+        seq: (head?.seq ?? 0) + 1,
+        screen: this.deps.screenId,
+        at: clock.now(),
+        clock: { synced: clock.synced(), bootId: clock.bootId(), monoMs: Math.round(clock.monoMs()) },
+        prev: head?.hash ?? GENESIS_PREV,
+      },
+      this.deps.keys.privateKey,
+    );
+    // Verifiers read at most MAX_ENTRY_CHARS a line; a longer entry could never be verified.
+    if (body.length > MAX_ENTRY_CHARS) {
+      throw new LedgerError(`ledger append refused: the entry would be ${body.length} characters, more than ${MAX_ENTRY_CHARS}; shorten its detail`, "invalid-entry");
+    }
+    return { entry, body, hash: sha256Hex(body) };
+  }
+
+  private store(entry: Entry, body: string, hash: string): void {
+    const play = entry.kind === "play" ? entry.play : undefined;
+    const event = entry.kind === "event" ? entry.event : undefined;
+    this.insert.run(
+      entry.seq,
+      entry.kind,
+      entry.at,
+      play?.startedAt ?? entry.at,
+      event?.type ?? null,
+      play?.customer ?? stringOrNull(event?.customer),
+      play?.campaign ?? stringOrNull(event?.campaign),
+      body,
+      hash,
+    );
   }
 
   /** Shorthand for an event entry. */
@@ -206,14 +233,123 @@ export class Ledger extends LedgerReader {
     return this.append({ kind: "event", event: { ...detail, type } }) as EventEntry;
   }
 
-  /** A signed head checkpoint of the ledger as it stands, kept in the database. */
+  /**
+   * A signed head checkpoint of the ledger as it stands, kept in the database. On a full disk it
+   * is still signed and returned (it states what is already recorded), only not kept.
+   */
   checkpoint(): Checkpoint {
     const head = this.head();
-    if (!head) throw new LedgerError("the ledger is empty: nothing to checkpoint");
+    if (!head) throw new LedgerError("the ledger is empty: nothing to checkpoint", "empty");
     const unsigned = { screen: this.deps.screenId, seq: head.seq, hash: head.hash, at: this.deps.clock.now().toISOString() };
     const cp: Checkpoint = { ...unsigned, sig: signCanonical(unsigned, this.deps.keys.privateKey) };
-    this.db.prepare("INSERT OR REPLACE INTO ledger_checkpoints (seq, at, body) VALUES (?, ?, ?)").run(cp.seq, cp.at, canonicalString(cp));
+    try {
+      this.db.prepare("INSERT OR REPLACE INTO ledger_checkpoints (seq, at, body) VALUES (?, ?, ?)").run(cp.seq, cp.at, canonicalString(cp));
+    } catch (err) {
+      if (!diskFullReason(err, this.db.name)) throw new LedgerError(`cannot keep the checkpoint: ${failureReason(err, this.db.name)}`, "append-failed");
+      this.deps.log?.warn({ seq: cp.seq }, "checkpoint signed but not kept: the disk is full");
+    }
     return cp;
+  }
+}
+
+// How to get out of a refusal on open without losing anything: said once, used by every refusal.
+const RECOVER =
+  "restore the database from a backup, or start a new ledger deliberately under a new key with " +
+  "`ledagent init --force --new-key --archive-ledger` (it keeps the old ledger and public key for the old proofs)";
+
+/** Refuses a ledger whose head an append must not chain onto: another screen's, damaged, or another key's. */
+function checkHead(tail: StoredEntry[], deps: LedgerDeps): void {
+  if (tail.length === 0) return;
+  const head = tail[0];
+  // One ledger, one screen: entries under a new id would fail every verification after them.
+  const screen = storedRowProblem(head) ? null : screenOf(head.body);
+  if (screen !== null && screen !== deps.screenId) {
+    throw new LedgerError(
+      `this ledger belongs to screen ${JSON.stringify(screen)} but the config says ${JSON.stringify(deps.screenId)}; ` +
+        "a renamed screen needs a new data directory (keep the old ledger for its proofs)",
+      "other-screen",
+    );
+  }
+  const problem = headProblem(tail, deps.keys.publicKey);
+  if (problem) {
+    throw new LedgerError(
+      `ledger refused: the head entry (seq ${head.seq}) ${problem}; an append would chain onto it and break the chain for good. To recover: ${RECOVER}`,
+      /not signed by this device key/.test(problem) ? "foreign-key" : "damaged-head",
+    );
+  }
+}
+
+function screenOf(body: string): string | null {
+  try {
+    return (JSON.parse(body) as Entry).screen;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Keeps the device key's signing record (crypto/signing-record.ts) in step with the ledger's seq 1:
+ * refuses a second history under a key that has begun one, and records the first before it exists.
+ */
+class GenesisGuard {
+  constructor(
+    private readonly keyFile: string,
+    private readonly deps: LedgerDeps,
+    private readonly dbPath: string,
+  ) {}
+
+  checkOnOpen(first: StoredEntry | undefined, headSeq: number): void {
+    const record = readSigningRecord(this.keyFile, this.deps.keys.publicKey);
+    const where = `${signingRecordPath(this.keyFile)} records that this device key began the ledger of screen ${JSON.stringify(record?.screen)} (seq 1 hash ${record?.genesis.slice(0, 16)}…)`;
+    if (!first) {
+      if (headSeq > 0) throw new LedgerError(`ledger refused: seq 1 is missing from ${this.dbPath} (the database was altered or damaged). To recover: ${RECOVER}`, "damaged-head");
+      // A pending record with no entry is a first append cut short: nothing was acknowledged.
+      if (record?.state === "committed") {
+        throw new LedgerError(
+          `ledger refused: ${where}, but the ledger database ${this.dbPath} is empty or missing; appending would start a second history under the same key. To recover: ${RECOVER}`,
+          "key-already-signed",
+        );
+      }
+      return;
+    }
+    if (record?.genesis === first.hash) {
+      if (record.state === "pending") this.begun(first.hash);
+      return;
+    }
+    if (record?.state === "committed") {
+      throw new LedgerError(
+        `ledger refused: ${where}, but seq 1 of ${this.dbPath} is another entry (hash ${first.hash.slice(0, 16)}…); appending would extend a history this key did not begin. To recover: ${RECOVER}`,
+        "other-genesis",
+      );
+    }
+    this.adopt(first); // a ledger begun before signing records existed, or a first append cut short
+  }
+
+  /** Before the genesis entry is stored: the key is about to sign it. */
+  beginning(hash: string): void {
+    this.write(hash, "pending");
+  }
+
+  /** The genesis entry is stored. */
+  begun(hash: string): void {
+    this.write(hash, "committed");
+  }
+
+  /** Records the ledger's existing seq 1, once it is known to be this key's. */
+  adopt(first: StoredEntry | undefined): void {
+    if (!first) return;
+    const problem = headProblem([first], this.deps.keys.publicKey);
+    if (problem) throw new LedgerError(`ledger refused: its first entry (seq 1) ${problem}. To recover: ${RECOVER}`, /not signed/.test(problem) ? "foreign-key" : "damaged-head");
+    this.begun(first.hash);
+  }
+
+  private write(genesis: string, state: "pending" | "committed"): void {
+    try {
+      writeSigningRecord(this.keyFile, { screen: this.deps.screenId, genesis, state, at: this.deps.clock.now().toISOString() }, this.deps.keys.publicKey);
+    } catch (err) {
+      const why = failureReason(err, this.keyFile);
+      throw new LedgerError(`ledger append failed: cannot record that the device key begins this ledger: ${why}`, diskFullReason(err, this.keyFile) ? "disk-full" : "append-failed");
+    }
   }
 }
 
