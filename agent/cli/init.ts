@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { configPath, parseConfig } from "../config.js";
 import { createKeyFiles, KeyError, loadPrivateKey, publicKeyPem } from "../crypto/index.js";
 import { agentPaths } from "../paths.js";
-import { openLedger } from "../proofs/index.js";
+import { archiveLedger, ledgerInUse, openLedger, retireSigningRecord, type ArchivedLedger } from "../proofs/index.js";
 import { writeFileDurably } from "../store/index.js";
 import { action, cliConfig, CliError, globalOptions } from "./common.js";
 
@@ -23,6 +23,7 @@ interface InitOptions {
   headless?: boolean;
   force?: boolean;
   newKey?: boolean;
+  archiveLedger?: boolean;
 }
 
 // "key: value" with its comment aligned, as a person would write it.
@@ -109,11 +110,37 @@ function runInit(o: InitOptions, cmd: Command): void {
   if (keyExists && !o.force) {
     throw new CliError(`a device key already exists at ${paths.deviceKey}; replacing it orphans every proof it signed (--force keeps it and rewrites the config; --force --new-key replaces it)`);
   }
+  if (o.archiveLedger && !o.newKey && keyExists) throw new CliError("--archive-ledger goes with --new-key: it retires the ledger of the key being replaced", 2);
   // --force alone is for redoing the config: the key, and every proof it signed, stays valid.
   const keepKey = keyExists && !o.newKey;
+  const archived = keepKey ? null : retireLedgerFor(config, "init --force --new-key", o.archiveLedger ?? false);
   const pub = keepKey ? publicKeyPem(loadPrivateKey(paths.deviceKey).publicKey) : publicKeyPem(createKeyFiles(paths.deviceKey, paths.devicePublicKey, { force: true }).publicKey);
+  if (archived) retireSigningRecord(config, archived);
   writeFileDurably(file, text, 0o640);
-  process.stdout.write(`config: ${file}\ndevice key: ${paths.deviceKey} (${keepKey ? "kept" : "new"})\n\n${pub}`);
+  process.stdout.write(`config: ${file}\ndevice key: ${paths.deviceKey} (${keepKey ? "kept" : "new"})\n${archived ? archiveReport(archived) : ""}\n${pub}`);
+}
+
+/**
+ * Before a new key: a ledger the old key began must not be continued by the new one (its entries
+ * would verify under neither key). Refused unless the old ledger is archived, deliberately.
+ */
+function retireLedgerFor(config: Parameters<typeof ledgerInUse>[0] & { screenId: string }, command: string, archive: boolean): ArchivedLedger | null {
+  const use = ledgerInUse(config);
+  if (use.entries === 0 && !use.recorded) return null;
+  if (!archive) {
+    const what = use.entries > 0 ? `the ledger holds ${use.entries} entries` : "the device key has already begun a ledger";
+    throw new CliError(
+      `${command}: ${what}; a new key would sign onto a chain whose entries no single key verifies. ` +
+        "Add --archive-ledger to close the ledger under the old key and move it, with the old public key and a final signed head, " +
+        "to a dated directory under the archive, then start a new ledger under the new key; or keep the key (--force without --new-key)",
+    );
+  }
+  return archiveLedger(config, { reason: "the device key is being replaced" });
+}
+
+function archiveReport(a: ArchivedLedger): string {
+  const head = a.head ? `closed at seq ${a.head.seq} with a signed head` : `not closed (${a.unclosed ?? "it was empty"})`;
+  return `old ledger: ${a.dir} (${head}; verify it with the device.pub.pem there)\n`;
 }
 
 export function registerInitCommands(program: Command): void {
@@ -132,7 +159,11 @@ export function registerInitCommands(program: Command): void {
     .option("--controller <url|none>", "serial:///dev/ttyUSB0?baud=115200, tcp://host:5200 or none", "none")
     .option("--headless", "play without a display (tests, servers)")
     .option("--force", "replace an existing config (the device key is kept)")
-    .option("--new-key", "with --force: also replace the device key (orphans every proof it signed)")
+    .option("--new-key", "with --force: also replace the device key; refused while the ledger holds entries, unless --archive-ledger")
+    .option(
+      "--archive-ledger",
+      "with --new-key: close the ledger under the old key (a last entry and a signed head), move it with the old public key to <dataDir>/archive/<date>/, and start a new ledger under the new key",
+    )
     .action(action((o: InitOptions, cmd: Command) => runInit(o, cmd)));
 
   const keys = program.command("keys").description("the device key that signs every proof");
@@ -142,7 +173,9 @@ export function registerInitCommands(program: Command): void {
     .option("--force", "replace an existing key (every proof it signed is then orphaned)")
     .action(
       action((o: { force?: boolean }, cmd: Command) => {
-        const paths = agentPaths(cliConfig(cmd));
+        const config = cliConfig(cmd);
+        const paths = agentPaths(config);
+        if (o.force && existsSync(paths.deviceKey)) retireLedgerFor(config, "keys init --force", false);
         createKeyFiles(paths.deviceKey, paths.devicePublicKey, { force: o.force });
         process.stdout.write(`device key created: ${paths.deviceKey}\n`);
       }),

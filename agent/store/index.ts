@@ -1,3 +1,3 @@
-export { openDatabase, migrate, StoreError, type Db, type Migration, type OpenOptions } from "./database.js";
+export { diskFullReason, failureReason, openDatabase, migrate, StoreError, type FreeSpace, type Db, type Migration, type OpenOptions } from "./database.js";
 export { fsyncDirectory, tempPathBeside, writeFileDurably } from "./durable-file.js";
 export { pagesBySeq } from "./paging.js";
