@@ -6,6 +6,8 @@ export type RejectReason =
   | "bad-url"
   | "bad-sha256"
   | "fetch-failed"
+  /** A redirect off http(s) (file:, data: …), a loop, or a chain too long to be a CDN's. */
+  | "bad-redirect"
   | "not-found"
   | "timeout"
   | "too-large"
@@ -13,6 +15,8 @@ export type RejectReason =
   | "empty"
   | "undecodable"
   | "no-video"
+  /** A frame (width × height) or pixel rate (× fps) beyond creatives.maxSourcePixels / maxSourcePixelRate. */
+  | "too-many-pixels"
   | "duration-mismatch"
   | "transcode-failed"
   | "rendition-mismatch"

@@ -1,10 +1,14 @@
 // Brings a creative's bytes from its URL into a staging file and verifies their SHA-256.
 // Interrupted HTTP downloads resume with a Range request (the staging file is named after
-// the expected hash, so a part left by an earlier run resumes too); transient failures retry
-// with exponential backoff; size and time limits hold across retries.
-import { createHash, randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, rm, stat } from "node:fs/promises";
+// the expected hash, so a part left by an earlier run resumes too); transient failures
+// (connection lost, 5xx, 408/429, a stall, a server slower than the minimum rate) retry with
+// exponential backoff; permanent ones (4xx, a redirect off http(s), a loop, an announced size
+// over the limit, bytes that do not hash right) fail at once and leave no part behind. Size and
+// time limits hold across retries. The part is only ever created anew or appended to as a
+// regular file (files.ts): a link planted in staging is removed, never written through.
+import { randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -12,6 +16,8 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../../log.js";
 import { CreativeRejected, errorLine } from "./errors.js";
+import { cacheEntry, createExclusive, openToAppend, openToRead, sha256OfFile } from "./files.js";
+import { announcedTotal, getFollowingRedirects, RateWatch } from "./http.js";
 
 export interface FetchDeps {
   stagingDir: string;
@@ -23,6 +29,9 @@ export interface FetchDeps {
   attempts?: number;
   /** An attempt that receives nothing for this long is abandoned (and retried). */
   stallMs?: number;
+  /** An attempt bringing fewer bytes than this per second over a whole window is cut (and retried); 0: no minimum. */
+  minRateBytesPerS?: number;
+  minRateWindowMs?: number;
   backoffMs?: (retry: number) => number;
   fetchImpl?: typeof fetch;
 }
@@ -41,26 +50,32 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** An attempt failed in a way that another attempt may fix. */
 class TransientFetchError extends Error {}
 
+/** Refused for now, with a part worth keeping: the next fetch of the creative resumes from it. */
+class ResumableRefusal extends CreativeRejected {}
+
 export function defaultBackoffMs(retry: number): number {
   return Math.min(30_000, 1000 * 2 ** (retry - 1));
 }
 
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  await pipeline(createReadStream(path), hash);
-  return hash.digest("hex");
+/** Size of the part on disk (0 when absent); anything but a regular file is removed first. */
+async function partSize(part: string, log: Logger): Promise<number> {
+  const entry = cacheEntry(part);
+  if (entry.kind === "file") return entry.size;
+  if (entry.kind === "foreign") {
+    log.warn({ part, found: entry.what }, "removing what is not a download under a staging name");
+    await rm(part, { force: true, recursive: true });
+  }
+  return 0;
 }
 
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
+/** A new, empty part: whatever held the name is removed, and the file is created exclusively. */
+async function freshPart(part: string): Promise<FileHandle> {
+  await rm(part, { force: true, recursive: true });
+  return createExclusive(part);
 }
 
 async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, "r");
+  const handle = await openToRead(path);
   try {
     await handle.sync();
   } finally {
@@ -134,14 +149,16 @@ export function fetchProblem(err: unknown): string {
   return detail !== "" && !line.includes(detail) ? `${line}: ${detail}` : line;
 }
 
+
 export class CreativeFetcher {
   constructor(private readonly deps: FetchDeps) {}
 
   /**
    * Fetches `url` into staging and checks it hashes to `expectedSha256` (lowercase hex).
    * With no expected hash (a technician's local file) the bytes' own hash is reported.
+   * `signal` stops the fetch (the agent shutting down): the part is kept for a resume.
    */
-  async fetch(url: string, expectedSha256: string | null, onProgress?: FetchProgress): Promise<StagedFile> {
+  async fetch(url: string, expectedSha256: string | null, onProgress?: FetchProgress, signal?: AbortSignal): Promise<StagedFile> {
     if (expectedSha256 !== null && !SHA256_HEX.test(expectedSha256)) {
       throw new CreativeRejected("bad-sha256", `${JSON.stringify(expectedSha256)} is not 64 lowercase hex digits`);
     }
@@ -151,16 +168,17 @@ export class CreativeFetcher {
     } catch {
       throw new CreativeRejected("bad-url", `${JSON.stringify(url)} is not a URL`);
     }
+    const http = parsed.protocol === "http:" || parsed.protocol === "https:";
+    if (!http && parsed.protocol !== "file:") throw new CreativeRejected("bad-url", `${parsed.protocol} URLs are not fetched (only https:, http: and file:)`);
     await mkdir(this.deps.stagingDir, { recursive: true });
     // Named after the expected hash, never the URL: a later run finds the part and resumes.
     const part = join(this.deps.stagingDir, `${expectedSha256 ?? `unverified-${randomUUID()}`}.part`);
-    const deadline = AbortSignal.timeout(this.deps.timeoutMs);
-    const resumedOldPart = expectedSha256 !== null && (await sizeOf(part)) > 0;
+    const timeout = AbortSignal.timeout(this.deps.timeoutMs);
+    const deadline = signal ? AbortSignal.any([timeout, signal]) : timeout;
+    const resumedOldPart = expectedSha256 !== null && (await partSize(part, this.deps.log)) > 0;
     try {
-      const http = parsed.protocol === "http:" || parsed.protocol === "https:";
-      if (parsed.protocol === "file:") await this.copyFile(parsed, part, onProgress);
-      else if (http) await this.download(url, part, deadline, onProgress);
-      else throw new CreativeRejected("bad-url", `${parsed.protocol} URLs are not fetched (only https:, http: and file:)`);
+      if (http) await this.download(url, part, deadline, onProgress);
+      else await this.copyFile(parsed, part, onProgress);
       let sha256 = await sha256OfFile(part);
       if (http && expectedSha256 !== null && sha256 !== expectedSha256 && resumedOldPart) {
         // A part left by an earlier run may hold bytes of an older object at the same URL.
@@ -173,11 +191,11 @@ export class CreativeFetcher {
         throw new CreativeRejected("hash-mismatch", `the bytes hash to ${sha256}, the schedule says ${expectedSha256}`);
       }
       await syncFile(part);
-      return { path: part, sha256, bytes: await sizeOf(part) };
+      return { path: part, sha256, bytes: await partSize(part, this.deps.log) };
     } catch (err) {
-      // A part worth resuming is kept; anything refused on its content is not.
-      const keep = err instanceof CreativeRejected ? err.reason === "timeout" || err.reason === "fetch-failed" : false;
-      if (!keep || expectedSha256 === null) await rm(part, { force: true });
+      // Only a part that a later fetch can resume is kept: never one refused for what it is.
+      const resumable = err instanceof ResumableRefusal || (signal?.aborted === true && !(err instanceof CreativeRejected));
+      if (!resumable || expectedSha256 === null) await rm(part, { force: true, recursive: true });
       throw err;
     }
   }
@@ -196,7 +214,8 @@ export class CreativeFetcher {
     if (size > this.deps.maxBytes) {
       throw new CreativeRejected("too-large", `${size} bytes, over the ${this.deps.maxBytes}-byte limit (creatives.maxBytes)`);
     }
-    await pipeline(createReadStream(path), byteCounter(0, this.deps.maxBytes, size, onProgress), createWriteStream(part));
+    const sink = await freshPart(part);
+    await pipeline(createReadStream(path), byteCounter(0, this.deps.maxBytes, size, onProgress), sink.createWriteStream());
   }
 
   private async download(url: string, part: string, deadline: AbortSignal, onProgress?: FetchProgress): Promise<void> {
@@ -222,65 +241,82 @@ export class CreativeFetcher {
       }
     }
     if (deadline.aborted) {
-      throw new CreativeRejected("timeout", `not complete within ${this.deps.timeoutMs / 1000} s (creatives.fetchTimeoutS)`);
+      const reason: unknown = deadline.reason;
+      // A stop asked for by the caller is not the creative's failure: say so as it was said.
+      if (!(reason instanceof DOMException && reason.name === "TimeoutError")) throw reason;
+      throw new ResumableRefusal("timeout", `not complete within ${this.deps.timeoutMs / 1000} s (creatives.fetchTimeoutS)`);
     }
-    throw new CreativeRejected("fetch-failed", `${lastProblem} (after ${attempts} attempt${attempts === 1 ? "" : "s"})`);
+    throw new ResumableRefusal("fetch-failed", `${lastProblem} (after ${attempts} attempt${attempts === 1 ? "" : "s"})`);
   }
 
   private async attempt(url: string, part: string, deadline: AbortSignal, onProgress?: FetchProgress): Promise<void> {
-    const fetchImpl = this.deps.fetchImpl ?? fetch;
-    const stall = new AbortController();
+    const cut = new AbortController();
     const stallMs = this.deps.stallMs ?? 30_000;
-    let stallTimer = setTimeout(() => stall.abort(new Error(`nothing received for ${stallMs} ms`)), stallMs);
-    const resetStall = (): void => {
+    let stallTimer = setTimeout(() => cut.abort(new Error(`nothing received for ${stallMs} ms`)), stallMs);
+    const rate = new RateWatch({ minBytesPerS: this.deps.minRateBytesPerS ?? 0, windowMs: this.deps.minRateWindowMs ?? 30_000 }, (why) => cut.abort(why));
+    const received = (bytes: number): void => {
+      rate.add(bytes);
       clearTimeout(stallTimer);
-      stallTimer = setTimeout(() => stall.abort(new Error(`nothing received for ${stallMs} ms`)), stallMs);
+      stallTimer = setTimeout(() => cut.abort(new Error(`nothing received for ${stallMs} ms`)), stallMs);
     };
     try {
-      const have = await sizeOf(part);
+      const have = await partSize(part, this.deps.log);
       const headers: Record<string, string> = have > 0 ? { range: `bytes=${have}-` } : {};
-      const res = await fetchImpl(url, { headers, signal: AbortSignal.any([deadline, stall.signal]), redirect: "follow" });
-      if (res.status === 416 && have > 0) {
-        // The part may already hold every byte; the hash check decides.
-        await res.body?.cancel();
-        return;
-      }
-      if (res.status === 404 || res.status === 410) {
-        await res.body?.cancel();
-        throw new CreativeRejected("not-found", `HTTP ${res.status} from ${new URL(url).host}`);
-      }
-      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
-        await res.body?.cancel();
-        throw new CreativeRejected("fetch-failed", `HTTP ${res.status} ${res.statusText} from ${new URL(url).host}`);
-      }
-      if (res.status !== 200 && res.status !== 206) {
-        await res.body?.cancel();
-        throw new TransientFetchError(`HTTP ${res.status} ${res.statusText}`);
-      }
-      // A 206 must continue exactly where the part ends; anything else starts over.
-      const resumes = res.status === 206 && (res.headers.get("content-range") ?? "").startsWith(`bytes ${have}-`);
-      if (res.status === 206 && !resumes) {
-        await res.body?.cancel();
-        await rm(part, { force: true });
-        throw new TransientFetchError(`the server answered the range request with ${res.headers.get("content-range")}`);
-      }
-      const offset = resumes ? have : 0;
-      const length = Number(res.headers.get("content-length") ?? NaN);
-      const total = Number.isFinite(length) ? offset + length : null;
+      const { res, url: from } = await getFollowingRedirects(this.deps.fetchImpl ?? fetch, url, headers, AbortSignal.any([deadline, cut.signal]));
+      const offset = await this.checkAnswer(res, from, part, have);
+      if (offset === null) return;
+      const total = announcedTotal(res, offset);
       if (total !== null && total > this.deps.maxBytes) {
         await res.body?.cancel();
-        throw new CreativeRejected("too-large", `${total} bytes, over the ${this.deps.maxBytes}-byte limit (creatives.maxBytes)`);
+        throw new CreativeRejected("too-large", `${total} bytes announced, over the ${this.deps.maxBytes}-byte limit (creatives.maxBytes)`);
       }
       if (!res.body) throw new TransientFetchError("a response with no body");
-      const counter = byteCounter(offset, this.deps.maxBytes, total, (received, all) => {
-        resetStall();
-        onProgress?.(received, all);
+      let last = offset;
+      const counter = byteCounter(offset, this.deps.maxBytes, total, (got, all) => {
+        received(got - last);
+        last = got;
+        onProgress?.(got, all);
       });
-      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), counter, createWriteStream(part, { flags: resumes ? "a" : "w" }));
-      const got = await sizeOf(part);
+      const sink = offset > 0 ? await openToAppend(part) : await freshPart(part);
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), counter, sink.createWriteStream());
+      const got = await partSize(part, this.deps.log);
       if (total !== null && got < total) throw new TransientFetchError(`the connection closed at ${got} of ${total} bytes`);
     } finally {
       clearTimeout(stallTimer);
+      rate.stop();
     }
+  }
+
+  /**
+   * Sorts the answer: the offset its body starts at, null when the part is already whole, or a
+   * throw (permanent: CreativeRejected; worth another attempt: TransientFetchError).
+   */
+  private async checkAnswer(res: Response, from: string, part: string, have: number): Promise<number | null> {
+    const host = new URL(from).host;
+    if (res.status === 416 && have > 0) {
+      // The part may already hold every byte; the hash check decides.
+      await res.body?.cancel();
+      return null;
+    }
+    if (res.status === 404 || res.status === 410) {
+      await res.body?.cancel();
+      throw new CreativeRejected("not-found", `HTTP ${res.status} from ${host}`);
+    }
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+      await res.body?.cancel();
+      throw new CreativeRejected("fetch-failed", `HTTP ${res.status} ${res.statusText} from ${host} (not retried: the server refuses this request)`);
+    }
+    if (res.status !== 200 && res.status !== 206) {
+      await res.body?.cancel();
+      throw new TransientFetchError(`HTTP ${res.status} ${res.statusText}`);
+    }
+    // A 206 must continue exactly where the part ends; anything else starts over.
+    const resumes = res.status === 206 && (res.headers.get("content-range") ?? "").startsWith(`bytes ${have}-`);
+    if (res.status === 206 && !resumes) {
+      await res.body?.cancel();
+      await rm(part, { force: true });
+      throw new TransientFetchError(`the server answered the range request with ${res.headers.get("content-range")}`);
+    }
+    return resumes ? have : 0;
   }
 }

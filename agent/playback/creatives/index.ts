@@ -1,10 +1,11 @@
 export { CreativeCache, CREATIVES_MIGRATIONS, profileKey, type EvictionResult } from "./cache.js";
 export { AGENT_FAULTS, CreativeRejected, type RejectReason } from "./errors.js";
-export { CreativeFetcher, sha256OfFile, type StagedFile } from "./fetch.js";
+export { CreativeFetcher, type StagedFile } from "./fetch.js";
+export { cacheEntry, sha256OfFile, type CacheEntry } from "./files.js";
 export { placeOnPanel, renditionPlan, videoPixelFormat, RENDITION_RECIPE, type FfmpegPlan, type Placement } from "./fit.js";
 export { PATTERN_NAMES, isPatternName, renderPattern, patternSource, type PatternName } from "./patterns.js";
 export { CreativePipeline, type CreativeRequest, type PipelineDeps, type PrepareOutcome } from "./pipeline.js";
-export { checkDuration, probeMedia } from "./probe.js";
+export { checkDuration, checkSourceSize, probeMedia, type SourceLimits } from "./probe.js";
 export { checkTool, resolveMediaTools, type MediaTools, type ToolChoice, type ToolName, type ToolSource } from "./tools.js";
 export { Transcoder } from "./transcode.js";
 export type { CreativeEntry, MediaInfo, PreparedCreative, PrepareProgress, Rendition, RenditionProfile } from "./types.js";
