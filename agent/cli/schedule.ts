@@ -1,13 +1,79 @@
 // `ledagent schedule load F | show | plan` and `ledagent report delivery`.
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
 import { loadPublicKey } from "../crypto/index.js";
 import { agentPaths } from "../paths.js";
 import { countDelivered, deliveryCsv, deliveryReport, type DeliveryRow } from "../playback/delivery/delivery.js";
 import { plan, type Plan, type PlanSchedule } from "../playback/planner/index.js";
-import { applyEnvelopeText, capReasons, checkEnvelope, ScheduleStore, validateDocument, type CurrentSchedule, type EnvelopeCheck } from "../playback/schedule/index.js";
+import {
+  applyEnvelopeText,
+  capReasons,
+  checkEnvelope,
+  MAX_ENVELOPE_BYTES,
+  ScheduleStore,
+  validateDocument,
+  type CurrentSchedule,
+  type EnvelopeCheck,
+} from "../playback/schedule/index.js";
 import { openLedger, openLedgerReader } from "../proofs/open.js";
-import { action, CliError, cliConfig, intOption, readJsonFile, readTextFile, timeOption } from "./common.js";
+import { action, CliError, cliConfig, intOption, timeOption } from "./common.js";
+
+/**
+ * A schedule file's bytes, at most MAX_ENVELOPE_BYTES + 1 of them: enough for the size check to
+ * refuse a larger one without reading (or holding) the rest. A path that cannot be read delivered
+ * nothing: an error, not a rejection.
+ */
+function readScheduleFile(path: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    throw new CliError(`schedule ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  try {
+    const size = fstatSync(fd).isFile() ? fstatSync(fd).size : MAX_ENVELOPE_BYTES + 1;
+    const buffer = Buffer.alloc(Math.min(size, MAX_ENVELOPE_BYTES + 1));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const n = readSync(fd, buffer, filled, buffer.length - filled, null);
+      if (n === 0) break;
+      filled += n;
+    }
+    return buffer.subarray(0, filled);
+  } catch (err) {
+    throw new CliError(`schedule ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A preview's file: bounded like a load, then parsed. */
+function readScheduleJson(path: string): unknown {
+  const bytes = readScheduleFile(path);
+  if (bytes.length > MAX_ENVELOPE_BYTES) throw new CliError(`schedule ${path}: too large: more than the limit of ${MAX_ENVELOPE_BYTES} bytes`);
+  try {
+    return JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw new CliError(`schedule ${path}: not JSON`);
+  }
+}
+
+/** The last version the ledger recorded as applied, when there is a ledger to ask. */
+function lastAppliedVersion(config: Config): EnvelopeCheck["lastApplied"] {
+  let opened;
+  try {
+    opened = openLedgerReader(config);
+  } catch {
+    return null; // no ledger yet: nothing was ever applied here
+  }
+  try {
+    const version = opened.reader.lastEvent("schedule.applied")?.event.version;
+    return Number.isSafeInteger(version) ? { version: version as number } : null;
+  } finally {
+    opened.close();
+  }
+}
 
 function storedSchedule(config: Config): CurrentSchedule {
   const current = new ScheduleStore({ path: agentPaths(config).scheduleFile }).current();
@@ -33,7 +99,14 @@ function loadWarnings(file: string, raw: unknown, cmd: Command): string[] {
     } catch {
       currentVersion = null; // a damaged store does not block a load either
     }
-    check = { opsPublicKey: config.opsPublicKey ? loadPublicKey(config.opsPublicKey) : null, screenId: config.screenId, currentVersion };
+    check = {
+      opsPublicKey: config.opsPublicKey ? loadPublicKey(config.opsPublicKey) : null,
+      screenId: config.screenId,
+      currentVersion,
+      lastApplied: lastAppliedVersion(config),
+      now: Date.now(),
+      origin: "local",
+    };
   } catch (err) {
     return [`${file} was not checked against \`schedule load\`: ${(err as Error).message.split("\n")[0]}`];
   }
@@ -71,19 +144,23 @@ export function registerScheduleCommands(program: Command): void {
       action((file: string, _opts: unknown, cmd: Command) => {
         const config = cliConfig(cmd);
         // A path that cannot be read delivered nothing; bytes that did arrive are judged (and a
-        // rejection recorded) by applyEnvelopeText, JSON or not.
-        const text = readTextFile(file, "schedule");
+        // rejection recorded) by applyEnvelopeText, JSON or not, too large or not.
+        const text = readScheduleFile(file);
         const opsPublicKey = config.opsPublicKey ? loadPublicKey(config.opsPublicKey) : null;
         const { ledger, close } = openLedger(config);
         try {
           const store = new ScheduleStore({ path: agentPaths(config).scheduleFile });
-          const result = applyEnvelopeText({ store, opsPublicKey, screenId: config.screenId, ledger, now: () => new Date() }, text, `file:${file}`);
+          const result = applyEnvelopeText({ store, opsPublicKey, screenId: config.screenId, ledger, now: () => new Date() }, text, `file:${file}`, "local");
           if (result.state === "rejected") {
             const more = result.moreReasons > 0 ? `; and ${result.moreReasons} more` : "";
             throw new CliError(`schedule rejected: ${result.reasons.join("; ")}${more}`);
           }
           if (result.state === "unchanged") process.stdout.write(`schedule v${result.version} is already in force; nothing changed\n`);
-          else process.stdout.write(`schedule v${result.version} applied${result.previousVersion !== null ? ` (was v${result.previousVersion})` : ""}\n`);
+          else {
+            const was = result.previousVersion !== null ? ` (was v${result.previousVersion})` : "";
+            const completed = result.completed ? "; the ledger had recorded it already, the stored schedule was behind and is now complete" : "";
+            process.stdout.write(`schedule v${result.version} applied${was}${completed}\n`);
+          }
         } finally {
           close();
         }
@@ -135,7 +212,7 @@ export function registerScheduleCommands(program: Command): void {
           process.stdout.write(opts.json ? `${JSON.stringify({ ...result, warnings }, null, 2)}\n` : planTable(result, zone));
         };
         if (opts.schedule) {
-          const raw = readJsonFile(opts.schedule, "schedule") as { schedule?: unknown };
+          const raw = readScheduleJson(opts.schedule) as { schedule?: unknown };
           const validation = validateDocument(raw && typeof raw === "object" && "schedule" in raw ? raw.schedule : raw);
           if (!validation.ok) {
             const { reasons, moreReasons } = capReasons(validation.problems);

@@ -5,9 +5,11 @@
 // with a bad `priority` still has its creatives looked up and its buyout times compared).
 import { IANAZone } from "luxon";
 import type { z } from "zod";
-import { activeIntervals, intersect, parseInstant } from "../planner/time.js";
+import { parseInstant } from "../planner/time.js";
 import type { PlanCampaign } from "../planner/types.js";
 import { campaignSchema, creativeSchema, scheduleDocumentSchema, suspensionSchema, type ScheduleDocument } from "./document.js";
+import { EARLIEST_SCHEDULE_TIME, earliestScheduleMs, latestEndMs, MAX_YEARS_AFTER_ISSUE, sizeProblems } from "./limits.js";
+import { exclusiveOverlaps } from "./overlaps.js";
 
 export type Validation = { ok: true; document: ScheduleDocument } | { ok: false; problems: string[] };
 
@@ -59,12 +61,19 @@ function partsOf(schema: z.ZodObject, list: unknown): Part[] {
 
 const wholeParts = (list: readonly object[]): Part[] => list.map((value, index) => ({ index, value: value as Fields, bad: new Set() }));
 
+/**
+ * Every problem with the document, or the document. Lists over their limits are refused first,
+ * alone: nothing else reads the elements of a document that large.
+ */
 export function validateDocument(raw: unknown): Validation {
+  const oversized = sizeProblems(raw);
+  if (oversized.length > 0) return { ok: false, problems: oversized };
   const parsed = scheduleDocumentSchema.safeParse(raw);
   if (parsed.success) {
     const doc = parsed.data;
     const problems = semanticProblems({
       timezone: doc.timezone,
+      issuedAt: doc.issuedAt,
       creatives: wholeParts(doc.creatives),
       campaigns: wholeParts(doc.campaigns),
       fill: doc.fill,
@@ -78,6 +87,7 @@ export function validateDocument(raw: unknown): Validation {
     problems.push(
       ...semanticProblems({
         timezone: typeof raw.timezone === "string" ? raw.timezone : null,
+        issuedAt: scheduleDocumentSchema.shape.issuedAt.safeParse(raw.issuedAt).success ? (raw.issuedAt as string) : null,
         creatives: Array.isArray(raw.creatives) ? partsOf(creativeSchema, raw.creatives) : null,
         campaigns: Array.isArray(raw.campaigns) ? partsOf(campaignSchema, raw.campaigns) : null,
         // An element that is not an id is a shape problem already; the rest is looked up.
@@ -92,6 +102,8 @@ export function validateDocument(raw: unknown): Validation {
 interface Parts {
   /** The zone as given, or null when it is not a string (a shape problem). */
   timezone: string | null;
+  /** The well-formed issue time, or null: flights may end at most MAX_YEARS_AFTER_ISSUE after it. */
+  issuedAt: string | null;
   /** null when the list itself is malformed: then nothing can be looked up in it. */
   creatives: Part[] | null;
   campaigns: Part[] | null;
@@ -101,6 +113,7 @@ interface Parts {
 
 function semanticProblems(parts: Parts): string[] {
   const problems: string[] = [];
+  const outside: string[] = []; // times beyond the horizon
   const zone = parts.timezone !== null && IANAZone.isValidZone(parts.timezone) ? parts.timezone : null;
   if (parts.timezone !== null && zone === null) problems.push(`timezone: ${JSON.stringify(parts.timezone)} is not an IANA time zone`);
   const withId = (list: Part[]): Part[] => list.filter((p) => fits(p, ["id"]));
@@ -124,7 +137,10 @@ function semanticProblems(parts: Parts): string[] {
         else if (c.exclusive && approved === false) problems.push(`${at}.creatives.${j}: exclusive campaign references ${id}, which is not approved`);
       });
     }
-    if (fits(part, ["start", "end"]) && parseInstant(c.end as string) <= parseInstant(c.start as string)) problems.push(`${at}: end ${c.end as string} is not after start ${c.start as string}`);
+    if (fits(part, ["start", "end"])) {
+      if (parseInstant(c.end as string) <= parseInstant(c.start as string)) problems.push(`${at}: end ${c.end as string} is not after start ${c.start as string}`);
+      outside.push(...horizonProblems(at, "start", c.start as string, "end", c.end as string, parts.issuedAt));
+    }
     if (fits(part, ["exclusive", "playsPerHour", "playsPerDay"])) {
       const quotas = [c.playsPerHour, c.playsPerDay].filter((q) => q !== undefined).length;
       if (c.exclusive && quotas > 0) problems.push(`${at}: an exclusive campaign takes every slot while active; remove playsPerHour/playsPerDay`);
@@ -148,58 +164,40 @@ function semanticProblems(parts: Parts): string[] {
     if (fits(part, ["from", "to"]) && parseInstant(s.to as string) <= parseInstant(s.from as string)) {
       problems.push(`suspensions.${part.index}: to ${s.to as string} is not after from ${s.from as string}`);
     }
+    if (fits(part, ["from", "to"])) outside.push(...horizonProblems(`suspensions.${part.index}`, "from", s.from as string, "to", s.to as string, parts.issuedAt));
     if (campaignIds && fits(part, ["campaigns"])) {
       (s.campaigns as string[] | null)?.forEach((id, j) => {
         if (!campaignIds.has(id)) problems.push(`suspensions.${part.index}.campaigns.${j}: unknown campaign ${id}`);
       });
     }
   }
-  if (zone !== null) problems.push(...exclusiveOverlaps(campaigns, zone));
+  if (parts.issuedAt !== null && parseInstant(parts.issuedAt) < earliestScheduleMs) outside.push(`issuedAt: ${parts.issuedAt} is before ${EARLIEST_SCHEDULE_TIME}`);
+  problems.push(...outside);
+  // The costly check runs only when every time is inside the horizon (and is bounded even then).
+  if (zone !== null && outside.length === 0) problems.push(...exclusiveOverlaps(buyouts(campaigns), zone));
   return problems;
 }
 
-/** Two buyouts of competing categories: neither may follow the other (rule 4). */
-function competing(a: PlanCampaign, b: PlanCampaign): boolean {
-  const ca = a.category ?? "";
-  const cb = b.category ?? "";
-  return (ca !== "" && ca === cb) || (cb !== "" && (a.separateFrom ?? []).includes(cb)) || (ca !== "" && (b.separateFrom ?? []).includes(ca));
+/**
+ * Times far outside what any contract covers: before EARLIEST_SCHEDULE_TIME, or ending more than
+ * MAX_YEARS_AFTER_ISSUE years after issuedAt (unchecked when issuedAt itself is malformed).
+ */
+function horizonProblems(at: string, fromKey: string, from: string, toKey: string, to: string, issuedAt: string | null): string[] {
+  const problems: string[] = [];
+  if (parseInstant(from) < earliestScheduleMs) problems.push(`${at}.${fromKey}: ${from} is before ${EARLIEST_SCHEDULE_TIME}`);
+  if (issuedAt !== null && parseInstant(to) > latestEndMs(parseInstant(issuedAt))) {
+    problems.push(`${at}.${toKey}: ${to} is more than ${MAX_YEARS_AFTER_ISSUE} years after issuedAt ${issuedAt}`);
+  }
+  return problems;
 }
 
 /** What the overlap check needs of a campaign: its times, dayparts and categories. */
 const TIMING = ["id", "start", "end", "dayparts", "exclusive", "category", "separateFrom"] as const;
 
-/**
- * Two buyouts whose active times overlap cannot both have the whole screen (rule 1); two competing
- * buyouts that touch would force one right after the other, breaking rule 4: both are refused.
- * Runs on every exclusive campaign whose times are well-formed, whatever else is wrong.
- */
-function exclusiveOverlaps(campaigns: Part[], zone: string): string[] {
-  const problems: string[] = [];
-  const exclusive = campaigns
+/** Every exclusive campaign whose times are well-formed and run forward, whatever else is wrong. */
+function buyouts(campaigns: Part[]): PlanCampaign[] {
+  return campaigns
     .filter((p) => fits(p, TIMING) && p.value.exclusive === true)
     .map((p) => p.value as unknown as PlanCampaign) // every field activeIntervals and competing() read is well-formed (TIMING)
     .filter((c) => parseInstant(c.end) > parseInstant(c.start));
-  for (let i = 0; i < exclusive.length; i++) {
-    for (let j = i + 1; j < exclusive.length; j++) {
-      const a = exclusive[i];
-      const b = exclusive[j];
-      const from = Math.min(parseInstant(a.start), parseInstant(b.start));
-      const to = Math.max(parseInstant(a.end), parseInstant(b.end));
-      const activeA = activeIntervals(a, from, to, zone);
-      const activeB = activeIntervals(b, from, to, zone);
-      const both = intersect(activeA, activeB);
-      if (both.length > 0) {
-        problems.push(`campaigns ${a.id} and ${b.id}: exclusive campaigns overlap (first at ${new Date(both[0][0]).toISOString()})`);
-        continue;
-      }
-      if (!competing(a, b)) continue;
-      const seam = activeA.flatMap(([s, e]) => activeB.filter(([s2, e2]) => s2 === e || e2 === s).map(([s2]) => (s2 === e ? e : s)))[0];
-      if (seam !== undefined) {
-        problems.push(
-          `campaigns ${a.id} and ${b.id}: competing exclusive campaigns meet back to back at ${new Date(seam).toISOString()}; leave a gap between them`,
-        );
-      }
-    }
-  }
-  return problems;
 }

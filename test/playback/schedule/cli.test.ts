@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { registerScheduleCommands } from "../../../agent/cli/schedule.js";
 import { createKeyFiles, publicKeyPem, signCanonical } from "../../../agent/crypto/index.js";
-import { MAX_REASON_CHARS, MAX_REASONS, ScheduleStore } from "../../../agent/playback/schedule/index.js";
+import { MAX_ENVELOPE_BYTES, MAX_REASON_CHARS, MAX_REASONS, ScheduleStore } from "../../../agent/playback/schedule/index.js";
 import { openLedgerReader } from "../../../agent/proofs/open.js";
 import { runCliInProcess, type CliResult } from "../../helpers/cli.js";
 import { tempDir } from "../../helpers/tmp.js";
@@ -29,7 +29,7 @@ function doc(over: Record<string, unknown> = {}): Record<string, unknown> {
     kind: "ledagent.schedule/v1",
     screen: "sz-cli-001",
     version: 3,
-    issuedAt: "2026-12-01T00:00:00Z",
+    issuedAt: "2026-11-01T00:00:00Z",
     timezone: "Asia/Shanghai",
     creatives: [
       { id: "cola-15", url: "https://cdn.example/cola.mp4", sha256: HEX, durationMs: 15000, approved: true },
@@ -99,23 +99,42 @@ describe("ledagent schedule load: every rejection is recorded", () => {
     ]);
   });
 
-  it("a signed schedule with 30,000 bad campaigns is recorded capped: 50 reasons of at most 500 characters, and a count of the rest", async () => {
-    const campaigns = Array.from({ length: 30_000 }, (_, i) => ({
+  it("a signed schedule with 1,900 bad campaigns is recorded capped: 50 reasons of at most 500 characters, and a count of the rest", async () => {
+    const campaigns = Array.from({ length: 1_900 }, (_, i) => ({
       id: `c${i}`, customer: "x", creatives: [`missing-${"m".repeat(100)}-${i}`], start: "2026-12-01T00:00:00Z", end: "2027-01-01T00:00:00Z", playsPerHour: 1,
     }));
     const r = await ledagent("schedule", "load", file("huge.json", { ...signed(doc({ campaigns })), [`x${"k".repeat(2000)}`]: 1 }));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/and 29951 more\n$/);
+    expect(r.stderr).toMatch(/and 1851 more\n$/);
     const event = rejections().at(-1) as { reasons: string[]; moreReasons: number };
     expect(event.reasons).toHaveLength(MAX_REASONS);
     expect(event.reasons[0]).toMatch(/^malformed: unknown envelope keys xkkk/);
     expect(event.reasons.every((x) => x.length <= MAX_REASON_CHARS)).toBe(true);
-    expect(event.moreReasons).toBe(30_001 - MAX_REASONS);
+    expect(event.moreReasons).toBe(1_901 - MAX_REASONS);
     expect(JSON.stringify(event).length).toBeLessThan(40_000);
   });
 });
 
+describe("ledagent schedule load: local media, size", () => {
+  it("a file over MAX_ENVELOPE_BYTES is rejected as too large and recorded; the file is not read past the limit", async () => {
+    const big = file("big.json", `{"schedule":${" ".repeat(MAX_ENVELOPE_BYTES)}}`);
+    const r = await ledagent("schedule", "load", big);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`ledagent: schedule rejected: too large: ${MAX_ENVELOPE_BYTES + 1} bytes, more than the limit of ${MAX_ENVELOPE_BYTES}\n`);
+    expect(rejections().at(-1)).toMatchObject({ source: `file:${big}`, reasons: [expect.stringMatching(/^too large/)] });
+  });
+});
+
 describe("ledagent schedule plan --schedule: warns what load would refuse", () => {
+  it("a hostile file (buyouts from year 1 to 9999) is refused at once, naming the times", async () => {
+    const x = (id: string): Record<string, unknown> => ({ id, customer: id, creatives: ["cola-15"], start: "0001-01-01T00:00:00Z", end: "9999-12-31T00:00:00Z", exclusive: true });
+    const r = await ledagent("schedule", "plan", "--schedule", file("hostile.json", { schedule: doc({ campaigns: [x("a"), x("b")] }) }), "--hours", "1");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("campaigns.0 (a).start: 0001-01-01T00:00:00Z is before 2000-01-01T00:00:00Z");
+    expect(r.stderr).not.toContain("overlap");
+  });
+
+
   const args = ["--from", "2026-12-02T00:00:00+08:00", "--hours", "1"];
 
   it("a bad signature or another screen: plans, with one warning line on stderr and warnings in --json", async () => {

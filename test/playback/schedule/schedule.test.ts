@@ -6,6 +6,7 @@ import { signCanonical } from "../../../agent/crypto/index.js";
 import type { AppendInput } from "../../../agent/proofs/types.js";
 import { applyEnvelope, applyEnvelopeText, checkEnvelope, scheduleJsonSchema, ScheduleStore, validateDocument } from "../../../agent/playback/schedule/index.js";
 import { tempDir } from "../../helpers/tmp.js";
+import { memoryLedger } from "./fakes.js";
 
 const ops = generateKeyPairSync("ed25519");
 const other = generateKeyPairSync("ed25519");
@@ -20,7 +21,7 @@ function doc(over: Record<string, unknown> = {}): Record<string, unknown> {
     timezone: "Asia/Shanghai",
     creatives: [
       { id: "cola-15", url: "https://cdn.example/cola.mp4", sha256: HEX, durationMs: 15000, approved: true },
-      { id: "house", url: "file:///srv/house.mp4", sha256: HEX, durationMs: 30000, approved: true },
+      { id: "house", url: "https://cdn.example/house.mp4", sha256: HEX, durationMs: 30000, approved: true },
       { id: "draft", url: "https://cdn.example/d.mp4", sha256: HEX, durationMs: 15000, approved: false },
     ],
     campaigns: [
@@ -32,7 +33,7 @@ function doc(over: Record<string, unknown> = {}): Record<string, unknown> {
 }
 
 const sign = (schedule: unknown, key = ops.privateKey): { schedule: unknown; sig: string } => ({ schedule, sig: signCanonical(schedule, key) });
-const check = { opsPublicKey: ops.publicKey, screenId: "sz-001", currentVersion: 6 };
+const check = { opsPublicKey: ops.publicKey, screenId: "sz-001", currentVersion: 6, now: Date.parse("2026-12-01T01:00:00Z") };
 
 describe("schedule document validation", () => {
   it("accepts the spec's example shape", () => {
@@ -179,7 +180,7 @@ describe("applyEnvelope and the store", () => {
     const events: AppendInput[] = [];
     const store = new ScheduleStore({ path: join(tmp.dir, "schedule.json") });
     let now = new Date("2026-12-01T01:00:00Z");
-    const deps = { store, opsPublicKey: ops.publicKey, screenId: "sz-001", ledger: { append: (e: AppendInput) => events.push(e) }, now: () => now };
+    const deps = { store, opsPublicKey: ops.publicKey, screenId: "sz-001", ledger: memoryLedger(events), now: () => now };
     expect(applyEnvelope(deps, sign(doc({ version: 1 })), "test")).toMatchObject({ state: "applied", version: 1 });
     now = new Date("2026-12-02T01:00:00Z");
     const campaigns = [...(doc().campaigns as object[]), { id: "new", customer: "n", creatives: ["cola-15"], start: "2026-12-01T00:00:00Z", end: "2026-12-30T00:00:00Z", playsPerDay: 3 }];
@@ -199,7 +200,7 @@ describe("rejections are recorded, every reason named, capped", () => {
     const tmp = tempDir();
     return {
       cleanup: tmp.cleanup,
-      deps: { store: new ScheduleStore({ path: join(tmp.dir, "schedule.json") }), opsPublicKey: ops.publicKey, screenId: "sz-001", ledger: { append: (e: AppendInput) => events.push(e) }, now: () => new Date("2026-12-01T00:00:00Z") },
+      deps: { store: new ScheduleStore({ path: join(tmp.dir, "schedule.json") }), opsPublicKey: ops.publicKey, screenId: "sz-001", ledger: memoryLedger(events), now: () => new Date("2026-12-01T00:00:00Z") },
     };
   };
 
