@@ -1,12 +1,12 @@
 // The creatives cache on disk: verified sources and their renditions, indexed in SQLite
 // (migration part "creatives"). File names come from hashes only — a source is named by its
 // SHA-256, a rendition by its source's SHA-256 and its profile key — never by URLs or ids.
-import { randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+// Only regular files count: a name holding a link or anything else is dropped, never trusted.
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { canonicalSha256 } from "../../crypto/index.js";
 import { migrate, type Db, type Migration } from "../../store/index.js";
-import { sha256OfFile } from "./fetch.js";
+import { cacheEntry, sha256OfFile } from "./files.js";
 import type { MediaInfo, MediaKind, Rendition, RenditionProfile } from "./types.js";
 
 export const CREATIVES_MIGRATIONS: readonly Migration[] = [
@@ -35,7 +35,15 @@ export interface CacheDeps {
   /** agentPaths(config).creativesDir */
   dir: string;
   now?: () => Date;
+  /**
+   * Staging files not wanted are removed only once this old (by mtime): younger ones may belong
+   * to another process at work (`creatives prepare` by hand beside the daemon). Default 2 h:
+   * longer than a transcode may run (1 h), while a live download touches its part every window.
+   */
+  staleAfterMs?: number;
 }
+
+const DEFAULT_STALE_AFTER_MS = 2 * 60 * 60 * 1000;
 
 interface RenditionRow {
   sha256: string;
@@ -52,12 +60,17 @@ export interface EvictionResult {
   freedBytes: number;
 }
 
+/** Size of the regular file at `path`; null when absent or when the name holds anything else. */
 function fileSize(path: string): number | null {
-  try {
-    return statSync(path).size;
-  } catch {
-    return null;
-  }
+  const entry = cacheEntry(path);
+  return entry.kind === "file" ? entry.size : null;
+}
+
+/** Removes a name that holds a link or anything but a regular file; true when it did. */
+function dropForeign(path: string): boolean {
+  if (cacheEntry(path).kind !== "foreign") return false;
+  rmSync(path, { force: true, recursive: true });
+  return true;
 }
 
 export class CreativeCache {
@@ -79,8 +92,9 @@ export class CreativeCache {
     return join(this.sourcesDir, sha256);
   }
 
-  /** The stored source's probe, when its bytes are on disk and were inspected before. */
+  /** The stored source's probe, when its bytes are on disk (a regular file) and were inspected before. */
   source(sha256: string): MediaInfo | null {
+    if (dropForeign(this.sourcePath(sha256))) this.deps.db.prepare("DELETE FROM creative_sources WHERE sha256 = ?").run(sha256);
     const row = this.deps.db.prepare("SELECT info, bytes FROM creative_sources WHERE sha256 = ?").get(sha256) as { info: string; bytes: number } | undefined;
     if (!row || fileSize(this.sourcePath(sha256)) !== row.bytes) return null;
     return JSON.parse(row.info) as MediaInfo;
@@ -92,7 +106,7 @@ export class CreativeCache {
    */
   async holdsSourceBytes(sha256: string): Promise<boolean> {
     const path = this.sourcePath(sha256);
-    if (fileSize(path) === null) return false;
+    if (dropForeign(path) || fileSize(path) === null) return false;
     try {
       return (await sha256OfFile(path)) === sha256;
     } catch {
@@ -108,7 +122,8 @@ export class CreativeCache {
   }
 
   recordSource(sha256: string, info: MediaInfo): void {
-    const bytes = statSync(this.sourcePath(sha256)).size;
+    const bytes = fileSize(this.sourcePath(sha256));
+    if (bytes === null) throw new Error(`${this.sourcePath(sha256)} is not a regular file`);
     this.deps.db
       .prepare("INSERT INTO creative_sources (sha256, bytes, info, added_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET bytes = excluded.bytes, info = excluded.info")
       .run(sha256, bytes, JSON.stringify(info), this.now().toISOString());
@@ -120,9 +135,19 @@ export class CreativeCache {
     rmSync(this.sourcePath(sha256), { force: true });
   }
 
-  /** A fresh path beside the renditions for ffmpeg to write to before it is adopted. */
+  /**
+   * A path for ffmpeg to write to before the result is adopted, inside a directory made for it
+   * alone (mkdtemp: new, private): ffmpeg opens its output by name and would follow a link, so
+   * the name must be one nobody else could have planted. Remove it with discardScratch.
+   */
   scratchPath(extension: string): string {
-    return join(this.stagingDir, `render-${randomUUID()}.${extension}`);
+    const dir = mkdtempSync(join(this.stagingDir, "render-"));
+    return join(dir, `out.${extension}`);
+  }
+
+  /** Removes a scratch path and its private directory. */
+  discardScratch(scratch: string): void {
+    rmSync(join(scratch, ".."), { force: true, recursive: true });
   }
 
   renditionPath(sourceSha256: string, profile: RenditionProfile, extension: string): string {
@@ -140,7 +165,7 @@ export class CreativeCache {
       .get(sourceSha256, key) as RenditionRow | undefined;
     if (!row) return null;
     const path = join(this.renditionsDir, row.file);
-    const intact = fileSize(path) === row.bytes && (await sha256OfFile(path)) === row.sha256;
+    const intact = !dropForeign(path) && fileSize(path) === row.bytes && (await sha256OfFile(path).catch(() => null)) === row.sha256;
     if (!intact) {
       this.deps.db.prepare("DELETE FROM creative_renditions WHERE source_sha256 = ? AND profile_key = ?").run(sourceSha256, key);
       rmSync(path, { force: true });
@@ -153,6 +178,7 @@ export class CreativeCache {
   adoptRendition(scratch: string, sourceSha256: string, profile: RenditionProfile, extension: string, rendition: Omit<Rendition, "path">): Rendition {
     const path = this.renditionPath(sourceSha256, profile, extension);
     renameSync(scratch, path);
+    this.discardScratch(scratch);
     this.deps.db
       .prepare(
         `INSERT INTO creative_renditions (source_sha256, profile_key, profile, sha256, file, kind, width, height, duration_ms, bytes, created_at)
@@ -190,11 +216,42 @@ export class CreativeCache {
       rmSync(path, { force: true, recursive: true });
       result.removedFiles++;
     };
-    for (const name of readdirSync(this.sourcesDir)) if (!keep.has(name)) remove(join(this.sourcesDir, name));
-    for (const name of readdirSync(this.renditionsDir)) if (!keptRenditions.has(name)) remove(join(this.renditionsDir, name));
+    const unusable = (path: string): boolean => cacheEntry(path).kind === "foreign";
+    for (const name of readdirSync(this.sourcesDir)) {
+      if (!keep.has(name) || unusable(join(this.sourcesDir, name))) remove(join(this.sourcesDir, name));
+    }
+    for (const name of readdirSync(this.renditionsDir)) {
+      if (!keptRenditions.has(name) || unusable(join(this.renditionsDir, name))) remove(join(this.renditionsDir, name));
+    }
     for (const name of readdirSync(this.stagingDir)) {
-      if (!(name.endsWith(".part") && keep.has(name.slice(0, -".part".length)))) remove(join(this.stagingDir, name));
+      const verdict = this.stagingVerdict(name, keep);
+      if (verdict === "remove" || (verdict === "remove-when-stale" && this.isStale(join(this.stagingDir, name)))) remove(join(this.stagingDir, name));
     }
     return result;
+  }
+
+  /**
+   * What eviction does with a staging entry: a part of a creative still wanted is kept (one per
+   * source, named by its hash, so the next fetch resumes it); one that is not a regular file, or
+   * whose source is already whole, is removed at once; anything else goes once stale.
+   */
+  private stagingVerdict(name: string, keep: ReadonlySet<string>): "keep" | "remove" | "remove-when-stale" {
+    const sha256 = name.endsWith(".part") ? name.slice(0, -".part".length) : null;
+    if (sha256 === null || !keep.has(sha256)) return "remove-when-stale";
+    if (cacheEntry(join(this.stagingDir, name)).kind !== "file") return "remove";
+    return fileSize(this.sourcePath(sha256)) === null ? "keep" : "remove";
+  }
+
+  /** Untouched for staleAfterMs: a scratch directory counts as touched when anything in it was. */
+  private isStale(path: string): boolean {
+    const entry = cacheEntry(path);
+    let newest = entry.kind === "absent" ? 0 : entry.mtimeMs;
+    if (entry.kind === "foreign" && entry.isDirectory) {
+      for (const name of readdirSync(path)) {
+        const inner = cacheEntry(join(path, name));
+        if (inner.kind !== "absent") newest = Math.max(newest, inner.mtimeMs);
+      }
+    }
+    return this.now().getTime() - newest >= (this.deps.staleAfterMs ?? DEFAULT_STALE_AFTER_MS);
   }
 }

@@ -8,10 +8,11 @@ import type { Logger } from "../../log.js";
 import type { Db } from "../../store/index.js";
 import { CreativeCache, profileKey, type EvictionResult } from "./cache.js";
 import { AGENT_FAULTS, CreativeRejected, errorLine } from "./errors.js";
-import { CreativeFetcher, sha256OfFile } from "./fetch.js";
+import { CreativeFetcher } from "./fetch.js";
+import { sha256OfFile } from "./files.js";
 import { RENDITION_RECIPE, renditionPlan } from "./fit.js";
 import { renderPattern, type PatternName } from "./patterns.js";
-import { checkDuration, probeMedia } from "./probe.js";
+import { checkDuration, checkSourceSize, probeMedia } from "./probe.js";
 import type { MediaTools } from "./tools.js";
 import { Transcoder } from "./transcode.js";
 import type { CreativeEntry, MediaInfo, PreparedCreative, PrepareProgress, Rendition, RenditionProfile } from "./types.js";
@@ -58,6 +59,8 @@ export class CreativePipeline {
       stagingDir: this.cache.stagingDir,
       maxBytes: creatives.maxBytes,
       timeoutMs: creatives.fetchTimeoutS * 1000,
+      minRateBytesPerS: creatives.minRateBytesPerS,
+      minRateWindowMs: creatives.minRateWindowS * 1000,
       log: deps.log,
       ...deps.fetch,
     });
@@ -119,7 +122,7 @@ export class CreativePipeline {
   }
 
   private async prepareNow(request: CreativeRequest, onProgress?: ProgressListener): Promise<PreparedCreative> {
-    const tolerance = this.deps.config.creatives.durationToleranceMs;
+    const { durationToleranceMs: tolerance, maxSourcePixels, maxSourcePixelRate } = this.deps.config.creatives;
     let sha256 = request.sha256;
     let source = sha256 === null ? null : this.cache.source(sha256);
     // Verified bytes kept from an attempt whose tools failed are probed again, not fetched again.
@@ -146,6 +149,9 @@ export class CreativePipeline {
       });
       this.cache.recordSource(sha256, source);
     }
+    // Cheap checks on the probe's answer, before anything costly is queued. An oversized source
+    // is kept, like one of the wrong length: a raised limit needs no new download.
+    checkSourceSize(source, { maxPixels: maxSourcePixels, maxPixelRate: maxSourcePixelRate });
     checkDuration(source, request.durationMs, tolerance);
     let rendition = await this.cache.rendition(sha256, this.profile);
     const cached = rendition !== null;
@@ -178,7 +184,7 @@ export class CreativePipeline {
       this.deps.log.info({ source: sourceSha256, profile: profileKey(this.profile), rendition: rendition.sha256 }, "creative fitted to the panel");
       return this.cache.adoptRendition(scratch, sourceSha256, this.profile, plan.extension, rendition);
     } catch (err) {
-      await rm(scratch, { force: true });
+      this.cache.discardScratch(scratch);
       if (err instanceof CreativeRejected && err.reason === "undecodable") this.cache.forgetSource(sourceSha256);
       throw err;
     }

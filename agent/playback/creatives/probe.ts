@@ -129,6 +129,29 @@ function describe(parsed: z.infer<typeof probeSchema>): MediaInfo {
   };
 }
 
+export interface SourceLimits {
+  /** creatives.maxSourcePixels: width × height of one frame. */
+  maxPixels: number;
+  /** creatives.maxSourcePixelRate: width × height × fps. */
+  maxPixelRate: number;
+}
+
+/**
+ * Refuses a source too big to fit without hogging the box: decoding a 16000×16000 frame takes
+ * gigabytes and minutes. Runs on the probe's answer, before any transcode is queued.
+ */
+export function checkSourceSize(info: MediaInfo, limits: SourceLimits): void {
+  const pixels = info.width * info.height;
+  const size = `${info.width}×${info.height}`;
+  if (pixels > limits.maxPixels) {
+    throw new CreativeRejected("too-many-pixels", `${size} is ${pixels} pixels a frame, over the ${limits.maxPixels} limit (creatives.maxSourcePixels)`);
+  }
+  if (info.kind === "video" && info.fps !== null && pixels * info.fps > limits.maxPixelRate) {
+    const rate = Math.round(pixels * info.fps);
+    throw new CreativeRejected("too-many-pixels", `${size} at ${+info.fps.toFixed(3)} fps is ${rate} pixels a second, over the ${limits.maxPixelRate} limit (creatives.maxSourcePixelRate)`);
+  }
+}
+
 /** Refuses a video whose length disagrees with the schedule's by more than the tolerance. */
 export function checkDuration(info: MediaInfo, scheduledMs: number | null, toleranceMs: number): void {
   if (info.kind !== "video" || info.durationMs === null || scheduledMs === null) return;

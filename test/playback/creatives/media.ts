@@ -1,7 +1,8 @@
 // Test media made on the spot with ffmpeg's lavfi sources: small and short, so tests stay fast.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { crc32, deflateSync } from "node:zlib";
 
 export function ffmpeg(args: string[]): void {
   execFileSync("ffmpeg", ["-v", "error", "-y", ...args], { stdio: ["ignore", "ignore", "pipe"] });
@@ -56,4 +57,28 @@ export function ffprobe(path: string): Probed {
 /** Decodes one frame of `path` to raw RGB24 bytes (row-major, 3 bytes a pixel). */
 export function rgbFrame(path: string): Buffer {
   return execFileSync("ffmpeg", ["-v", "error", "-i", path, "-frames:v", "1", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"], { maxBuffer: 64 * 1024 * 1024 });
+}
+
+function pngChunk(type: string, data: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(type, "latin1"), data])));
+  return Buffer.concat([length, Buffer.from(type, "latin1"), data, crc]);
+}
+
+/**
+ * A real, valid black PNG of any size, made in well under a second: 1-bit greyscale, so a
+ * 16000×16000 frame is 32 MB of zeros before deflate and about 32 KB after.
+ */
+export function makeHugePng(path: string, width: number, height: number): string {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([1, 0, 0, 0, 0], 8); // bit depth 1, greyscale, deflate, no filter method, no interlace
+  const row = 1 + Math.ceil(width / 8); // a filter byte (0: none), then the pixels
+  const pixels = deflateSync(Buffer.alloc(row * height), { level: 1 });
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  writeFileSync(path, Buffer.concat([signature, pngChunk("IHDR", header), pngChunk("IDAT", pixels), pngChunk("IEND", Buffer.alloc(0))]));
+  return path;
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -221,7 +221,10 @@ describe("the rendition cache", () => {
     const { pipeline } = rig();
     const kept = await pipeline.prepare(entry("clip", files.clip, 2000));
     const dropped = await pipeline.prepare(entry("png", files.png, 5000));
-    writeFileSync(join(pipeline.cache.stagingDir, "render-stray.mp4"), "x");
+    // A stray left by a killed run, older than the age at which strays count as abandoned.
+    const stray = join(pipeline.cache.stagingDir, "render-stray.mp4");
+    writeFileSync(stray, "x");
+    utimesSync(stray, new Date(Date.now() - 3 * 3600_000), new Date(Date.now() - 3 * 3600_000));
     const result = await pipeline.evict([kept.sourceSha256]);
     expect(result.removedFiles).toBe(3);
     expect(existsSync(kept.rendition.path) && existsSync(kept.sourcePath)).toBe(true);
