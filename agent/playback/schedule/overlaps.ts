@@ -78,6 +78,6 @@ function describeMeetings(buyouts: readonly PlanCampaign[], overlaps: Meetings, 
     if (overlaps.has(pairKey(i, j))) continue;
     problems.push(`campaigns ${buyouts[i].id} and ${buyouts[j].id}: competing exclusive campaigns meet back to back at ${new Date(at).toISOString()}; leave a gap between them`);
   }
-  if (overlaps.size + seams.size > MAX_BUYOUT_PROBLEMS) problems.push(`campaigns: more than ${MAX_BUYOUT_PROBLEMS} pairs of exclusive campaigns clash; the check stopped there`);
-  return problems;
+  if (problems.length <= MAX_BUYOUT_PROBLEMS) return problems;
+  return [...problems.slice(0, MAX_BUYOUT_PROBLEMS), `campaigns: more than ${MAX_BUYOUT_PROBLEMS} pairs of exclusive campaigns clash; the check stopped there`];
 }
