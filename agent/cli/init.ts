@@ -131,8 +131,8 @@ function retireLedgerFor(config: Parameters<typeof ledgerInUse>[0] & { screenId:
     const what = use.entries > 0 ? `the ledger holds ${use.entries} entries` : "the device key has already begun a ledger";
     throw new CliError(
       `${command}: ${what}; a new key would sign onto a chain whose entries no single key verifies. ` +
-        "Add --archive-ledger to close the ledger under the old key and move it, with the old public key and a final signed head, " +
-        "to a dated directory under the archive, then start a new ledger under the new key; or keep the key (--force without --new-key)",
+        "To change the key, `ledagent init --force --new-key --archive-ledger` closes the ledger under the old key and moves it, with the old " +
+        "public key and a final signed head, to a dated directory under the archive, then starts a new ledger under the new key; or keep the key",
     );
   }
   return archiveLedger(config, { reason: "the device key is being replaced" });

@@ -73,7 +73,7 @@ export function archiveLedger(config: Pick<Config, "dataDir" | "runDir" | "scree
   const dir = freshArchiveDir(paths.archiveDir, clock.now());
   let head: Checkpoint | null = null;
   let unclosed: string | null = null;
-  if (existsSync(paths.database)) {
+  if (ledgerInUse(config).entries > 0) {
     try {
       const { ledger, close } = openLedger(config, { clock });
       try {
