@@ -1,5 +1,6 @@
 // Creatives: fitting a 15 s 1080p clip to a 768×384 panel through the pipeline, against the
-// same ffmpeg command spawned by hand in the same run; then a cache hit.
+// same ffmpeg command spawned by hand in the same run; then a cache hit; then how long an
+// oversized source takes to refuse, against its probe alone.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -7,7 +8,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { validateConfig } from "../agent/config.js";
 import { silentLogger } from "../agent/log.js";
-import { CreativePipeline, probeMedia, RENDITION_RECIPE, renditionPlan, resolveMediaTools, sha256OfFile } from "../agent/playback/creatives/index.js";
+import { CreativePipeline, CreativeRejected, probeMedia, RENDITION_RECIPE, renditionPlan, resolveMediaTools, sha256OfFile } from "../agent/playback/creatives/index.js";
 import { openDatabase } from "../agent/store/index.js";
 import type { BenchReport } from "./report.js";
 
@@ -62,6 +63,42 @@ async function measure(fn: () => Promise<unknown>): Promise<Sample> {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * A 16000×16000 source (a black 1-bit PNG: tiny on disk, 256 M pixels a frame) refused by a
+ * fresh pipeline under the default limits — copy, hash, probe, refusal — against ffprobe on the
+ * same file alone, interleaved; then the refusal again once its probe is cached.
+ */
+async function oversizedRefusal(report: BenchReport, dir: string, tools: ReturnType<typeof resolveMediaTools>): Promise<void> {
+  const huge = join(dir, "huge-16000.png");
+  execFileSync(tools.ffmpeg.path, ["-v", "error", "-f", "lavfi", "-i", "color=black:s=16000x16000", "-frames:v", "1", "-pix_fmt", "monob", huge]);
+  const request = { id: "huge", url: pathToFileURL(huge).href, sha256: await sha256OfFile(huge), durationMs: null };
+  const refuse = async (pipeline: CreativePipeline): Promise<void> => {
+    const outcome = await pipeline.prepare(request).then(() => null, (err: unknown) => err);
+    if (!(outcome instanceof CreativeRejected) || outcome.reason !== "too-many-pixels") throw new Error(`the oversized source was not refused for its size: ${String(outcome)}`);
+  };
+  const probes: number[] = [];
+  const refusals: number[] = [];
+  const repeats: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const dataDir = join(dir, `huge-${i}`);
+    const db = openDatabase(join(dataDir, "ledagent.db"));
+    try {
+      const config = validateConfig({ screenId: "bench", dataDir, panel: { width: 768, height: 384, fps: 30 } });
+      const pipeline = new CreativePipeline({ config, db, creativesDir: join(dataDir, "creatives"), tools, log: silentLogger(), preset: PRESET, niceness: NICENESS });
+      probes.push((await measure(() => probeMedia({ ffprobePath: tools.ffprobe.path }, huge))).wall);
+      refusals.push((await measure(() => refuse(pipeline))).wall);
+      repeats.push((await measure(() => refuse(pipeline))).wall);
+    } finally {
+      db.close();
+    }
+  }
+  const ms = (xs: number[]): number => median(xs) * 1000;
+  report.figure(AREA, "16000×16000 source, ffprobe alone", ms(probes), "ms", `median of ${REPEATS}; the baseline`);
+  report.figure(AREA, "16000×16000 source refused (copy + hash + probe + refusal)", ms(refusals), "ms", `median of ${REPEATS}; no transcode started`);
+  report.figure(AREA, "16000×16000 refusal / probe alone", median(refusals) / median(probes), "x", "before the limit, the transcode took minutes and gigabytes");
+  report.figure(AREA, "16000×16000 source refused again (probe cached)", ms(repeats), "ms", `median of ${REPEATS}`);
+}
 
 export async function bench(report: BenchReport): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "ledagent-bench-creatives-"));
@@ -137,6 +174,7 @@ export async function bench(report: BenchReport): Promise<void> {
     } finally {
       last.close();
     }
+    await oversizedRefusal(report, dir, tools);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
