@@ -9,6 +9,7 @@ const areas: Record<string, () => Promise<Bench>> = {
   controller: async () => (await import("./controller.js")).bench,
   creatives: async () => (await import("./creatives.js")).bench,
   planner: async () => (await import("./planner.js")).bench,
+  schedule: async () => (await import("./schedule.js")).bench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
