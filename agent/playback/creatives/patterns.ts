@@ -1,7 +1,8 @@
 // Test patterns rendered at the panel's exact size as lossless RGB PNGs, so what the sending
 // card maps is pixel for pixel what was drawn (a 4:2:0 video would smear 1 px grid lines).
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { cacheEntry } from "./files.js";
 import type { FfmpegPlan } from "./fit.js";
 import type { Transcoder } from "./transcode.js";
 
@@ -54,14 +55,17 @@ export interface PatternDeps {
 export async function renderPattern(deps: PatternDeps, name: PatternName, width: number, height: number): Promise<string> {
   await mkdir(deps.dir, { recursive: true });
   const path = join(deps.dir, `${name}-${width}x${height}.png`);
-  const existing = await stat(path).catch(() => null);
-  if (existing && existing.size > 0) return path;
-  const scratch = `${path}.${process.pid}.tmp`;
+  const existing = cacheEntry(path);
+  if (existing.kind === "file" && existing.size > 0) return path;
+  // ffmpeg follows a link at its output name: it writes into a directory made for it alone,
+  // and the rename replaces whatever held the pattern's name (a link included) without following it.
+  const scratchDir = await mkdtemp(join(deps.dir, "render-"));
   try {
+    const scratch = join(scratchDir, "out.png");
     await deps.transcoder.run(patternPlan(), patternSource(name, width, height), scratch, null);
     await rename(scratch, path);
   } finally {
-    await rm(scratch, { force: true });
+    await rm(scratchDir, { force: true, recursive: true });
   }
   return path;
 }

@@ -1,3 +1,4 @@
+import { lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PATTERN_NAMES, isPatternName } from "../../../agent/playback/creatives/index.js";
@@ -56,5 +57,18 @@ describe("test patterns", () => {
   it("knows its names", () => {
     expect(isPatternName("grid")).toBe(true);
     expect(isPatternName("plaid")).toBe(false);
+  });
+
+  it("a link planted under a pattern's name is replaced by the rendered file, its target untouched", async () => {
+    const rig = pipelineFor(testConfig(join(tmp.dir, "planted"), { width: 16, height: 8 }));
+    const victim = join(tmp.dir, "victim");
+    writeFileSync(victim, "precious\n");
+    const dir = join(tmp.dir, "planted", "creatives", "patterns");
+    mkdirSync(dir, { recursive: true });
+    symlinkSync(victim, join(dir, "red-16x8.png"));
+    const path = await rig.pipeline.renderPattern("red");
+    expect(lstatSync(path).isFile()).toBe(true);
+    expect(ffprobe(path).width).toBe(16);
+    expect(readFileSync(victim, "utf8")).toBe("precious\n");
   });
 });
