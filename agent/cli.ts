@@ -1,6 +1,6 @@
 // The `ledagent` command. Each area registers its subcommands from agent/cli/<area>.ts.
 import { Command, CommanderError } from "commander";
-import { fail } from "./cli/common.js";
+import { exitQuietlyOnClosedPipe, fail } from "./cli/common.js";
 import { registerControllerCommands } from "./cli/controller.js";
 import { registerCreativesCommands } from "./cli/creatives.js";
 import { registerDemoCommand } from "./cli/demo.js";
@@ -34,6 +34,7 @@ export function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  exitQuietlyOnClosedPipe();
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);

@@ -4,8 +4,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { createKeyFiles, KeyError, loadPrivateKey, signCanonical } from "../crypto/index.js";
 import { validateDocument } from "../playback/schedule/index.js";
-import { writeFileDurably } from "../store/index.js";
-import { action, CliError, readJsonFile } from "./common.js";
+import { action, CliError, readJsonFile, withOutput } from "./common.js";
 
 export function registerOpsCommands(program: Command): void {
   const ops = program.command("ops").description("the ops side: keys and signed schedules (demos, tests, small fleets)");
@@ -35,7 +34,7 @@ export function registerOpsCommands(program: Command): void {
     .requiredOption("--key <file>", "the ops private key")
     .option("--out <file>", "write the envelope here instead of stdout")
     .action(
-      action((file: string, o: { key: string; out?: string }) => {
+      action(async (file: string, o: { key: string; out?: string }) => {
         const raw = readJsonFile(file, "schedule");
         // A document that carries an envelope already is a common slip: sign what is inside.
         const schedule = typeof raw === "object" && raw !== null && "schedule" in raw && "sig" in raw ? (raw as { schedule: unknown }).schedule : raw;
@@ -51,10 +50,10 @@ export function registerOpsCommands(program: Command): void {
           throw err;
         }
         const envelope = `${JSON.stringify({ schedule, sig: signCanonical(schedule, privateKey) }, null, 2)}\n`;
-        if (o.out) {
-          writeFileDurably(resolve(o.out), envelope, 0o644);
+        await withOutput(o.out, (stream) => void stream.write(envelope), 0o644);
+        if (o.out && o.out !== "-") {
           process.stderr.write(`signed ${file} (version ${validation.document.version}, screen ${validation.document.screen}) → ${o.out}\n`);
-        } else process.stdout.write(envelope);
+        }
       }),
     );
 }

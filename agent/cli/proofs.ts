@@ -1,7 +1,4 @@
 // `ledagent proofs export | verify | head | at`: the ledger for customers, auditors and technicians.
-import { closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync } from "node:fs";
-import { finished } from "node:stream/promises";
-import type { Writable } from "node:stream";
 import type { Command } from "commander";
 import { KeyError, loadPublicKey } from "../crypto/index.js";
 import {
@@ -13,37 +10,11 @@ import {
   type Entry,
   type ExportFilter,
 } from "../proofs/index.js";
-import { tempPathBeside } from "../store/index.js";
-import { action, cliConfig, CliError, readJsonFile, timeOption } from "./common.js";
+import { action, cliConfig, CliError, readJsonFile, timeOption, withOutput } from "./common.js";
 
 /** A time option as the UTC ISO string the ledger stores. */
 function isoTimeOption(option: string, raw: string, timezone: string): string {
   return new Date(timeOption(option, raw, timezone)).toISOString();
-}
-
-async function withOutput(out: string | undefined, fn: (stream: Writable) => Promise<void>): Promise<void> {
-  if (!out || out === "-") {
-    await fn(process.stdout);
-    return;
-  }
-  // Write to a fresh temp file beside the target (O_EXCL: never a planted file or a symlink),
-  // fsync, then rename: a reader never sees half an export, nor a power cut a torn one.
-  const tmp = tempPathBeside(out);
-  const fd = openSync(tmp, "wx", 0o640);
-  const stream = createWriteStream("", { fd, autoClose: false });
-  try {
-    await fn(stream);
-    stream.end();
-    await finished(stream);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, out);
-  } catch (err) {
-    stream.destroy();
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
 }
 
 interface ExportOptions {
