@@ -1,5 +1,10 @@
-// Planner figures: time to plan 24 h for 50, 500 and 2,000 campaigns (target ≤ 200 ms at 500),
-// and what the plan delivers against a naive round-robin baseline on the same random schedules.
+// Planner figures: time to plan 24 h for 50, 500 and 2,000 campaigns (target ≤ 200 ms at 500,
+// also cold: the first plan in a fresh process), a month of 200 campaigns with and without
+// dayparts (targets ≤ 5 s and ≤ 300 MB peak RSS, each in a process of its own), and what the plan
+// delivers against a naive round-robin baseline on the same random schedules.
+// `node planner.js child HOURS CAMPAIGNS DAYPARTS` plans once cold and once warm and prints JSON.
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { plan, type Plan, type PlanCampaign, type PlanItem, type PlanSchedule } from "../agent/playback/planner/index.js";
 import type { BenchReport } from "./report.js";
@@ -20,7 +25,10 @@ function rng(seed: number): () => number {
   };
 }
 
-function randomSchedule(n: number, seed: number): PlanSchedule {
+/** Which campaigns get a daypart: half of them (the 24 h figures), none, or every one. */
+type Dayparts = "half" | "none" | "all";
+
+function randomSchedule(n: number, seed: number, dayparts: Dayparts = "half"): PlanSchedule {
   const r = rng(seed);
   const pick = <T>(list: T[]): T => list[Math.floor(r() * list.length)];
   const campaigns: PlanCampaign[] = [];
@@ -32,7 +40,7 @@ function randomSchedule(n: number, seed: number): PlanSchedule {
     const duration = pick([10_000, 15_000, 15_000, 30_000]);
     creatives.push({ id: `${id}-v`, durationMs: duration, approved: true });
     const from = Math.floor(r() * 18);
-    const hasDaypart = r() < 0.5;
+    const hasDaypart = r() < 0.5 ? dayparts !== "none" : dayparts === "all";
     campaigns.push({
       id,
       customer: `cust${i % 40}`,
@@ -41,7 +49,7 @@ function randomSchedule(n: number, seed: number): PlanSchedule {
       creatives: [`${id}-v`],
       start: "2026-12-01T00:00:00Z",
       end: "2027-01-01T00:00:00Z",
-      dayparts: hasDaypart ? [{ days: [1, 2, 3, 4, 5, 6, 7], from: `${String(from).padStart(2, "0")}:00`, to: `${String(from + 1 + Math.floor(r() * 6)).padStart(2, "0")}:30` }] : undefined,
+      dayparts: hasDaypart ? [{ days: dayparts === "all" && r() < 0.5 ? [1, 2, 3, 4, 5] : [1, 2, 3, 4, 5, 6, 7], from: `${String(from).padStart(2, "0")}:00`, to: `${String(from + 1 + Math.floor(r() * 6)).padStart(2, "0")}:30` }] : undefined,
       playsPerHour: 1 + Math.floor(r() * maxPerHour),
       priority: Math.floor(r() * 4),
     });
@@ -124,7 +132,58 @@ function contractedFrom(p: Plan): Map<string, number> {
   return out;
 }
 
+interface ChildResult {
+  coldMs: number;
+  warmMs: number;
+  items: number;
+  maxRssMiB: number;
+}
+
+/** Plans `hours` from FROM for `n` campaigns in a fresh process: the first plan (cold), then the same again (warm). */
+function inChild(hours: number, n: number, dayparts: Dayparts): ChildResult {
+  const script = fileURLToPath(import.meta.url);
+  const out = execFileSync(process.execPath, [script, "child", String(hours), String(n), dayparts], { encoding: "utf8", maxBuffer: 1 << 20 });
+  return JSON.parse(out) as ChildResult;
+}
+
+function runChild(hours: number, n: number, dayparts: Dayparts): void {
+  const schedule = randomSchedule(n, 1000 + n, dayparts);
+  const to = FROM + hours * H;
+  let started = performance.now();
+  const first = plan({ schedule, from: FROM, to });
+  const coldMs = performance.now() - started;
+  started = performance.now();
+  plan({ schedule, from: FROM, to });
+  const warmMs = performance.now() - started;
+  const result: ChildResult = { coldMs, warmMs, items: first.items.length, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+  process.stdout.write(JSON.stringify(result) + "\n");
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+const met = (value: number, target: number): string => (value <= target ? "met" : "MISSED");
+
+/** First plans in fresh processes (cold) and month-long plans, each in a process of its own for its peak RSS. */
+function coldAndMonth(report: BenchReport): void {
+  const cold = [0, 1, 2].map(() => inChild(24, 500, "half"));
+  const coldMs = median(cold.map((c) => c.coldMs));
+  report.figure("planner", "plan 24h, 500 campaigns, cold", coldMs, "ms", `median of 3 fresh processes, warm in the same processes ${median(cold.map((c) => c.warmMs)).toFixed(0)} ms; target ≤ 200 ms cold: ${met(coldMs, 200)}`);
+  for (const dayparts of ["none", "all"] as const) {
+    const runs = [0, 1].map(() => inChild(744, 200, dayparts));
+    const label = `plan 744h, 200 campaigns, ${dayparts === "none" ? "no dayparts" : "dayparts"}`;
+    const ms = median(runs.map((c) => c.coldMs));
+    const rss = Math.max(...runs.map((c) => c.maxRssMiB));
+    report.figure("planner", `${label}, cold`, ms, "ms", `median of 2 fresh processes, ${runs[0].items} items; target ≤ 5000 ms: ${met(ms, 5000)}`);
+    report.figure("planner", `${label}, warm`, median(runs.map((c) => c.warmMs)), "ms", "the same plan again in the same process");
+    report.figure("planner", `${label}, peak RSS`, rss, "MiB", `largest of 2 processes (cold and warm plan); target ≤ 300 MB: ${met(rss * 1.048576, 300)}`);
+  }
+}
+
 export async function bench(report: BenchReport): Promise<void> {
+  coldAndMonth(report);
   for (const n of [50, 500, 2000]) {
     const schedule = randomSchedule(n, 1000 + n);
     plan({ schedule, from: FROM, to: FROM + H }); // warm up the JIT on this shape
@@ -147,4 +206,8 @@ export async function bench(report: BenchReport): Promise<void> {
     report.figure("planner", `delivered fraction, ${n} campaigns`, ours.delivered, "", `round-robin baseline ${naive.delivered.toFixed(3)}; ${missing} plays short, all reported`);
     report.figure("planner", `separation violations, ${n} campaigns`, ours.violations, "", `round-robin baseline ${naive.violations}`);
   }
+}
+
+if (process.argv[2] === "child" && process.argv[1] === fileURLToPath(import.meta.url)) {
+  runChild(Number(process.argv[3]), Number(process.argv[4]), process.argv[5] as Dayparts);
 }

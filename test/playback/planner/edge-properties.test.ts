@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { DateTime } from "luxon";
 import { describe, expect, it } from "vitest";
 import { plan, type DeliveredCounts, type Plan, type PlanCampaign, type PlanSchedule } from "../../../agent/playback/planner/index.js";
+import { propertyParams } from "../../helpers/property.js";
 import { creative, H, hardRuleProblems, ms } from "./fixtures.js";
 import { DAY, S, MIN, every, paid, starts, onScreen, bendAt, ruleWindows, buyout } from "./edge-helpers.js";
 
@@ -86,7 +87,7 @@ const scheduleArb = fc
   );
 
 describe("properties", () => {
-  it("no paid item is on screen during a screen-wide suspension; its first item starts exactly at the suspension", () => {
+  it("property: no paid item is on screen during a screen-wide suspension; its first item starts exactly at the suspension", () => {
     fc.assert(
       fc.property(scheduleArb, fc.integer({ min: 0, max: 3 }), (s, startH) => {
         const from = DAY + startH * H;
@@ -103,11 +104,11 @@ describe("properties", () => {
         expect(p.items.filter((i) => i.campaign !== "fill" && !i.blackout && onScreen(i, a, b))).toEqual([]);
         expect(p.items.some((i) => i.startMs === a)).toBe(true);
       }),
-      { numRuns: 60 },
+      propertyParams("planner edge: nothing paid during a screen-wide suspension", 60),
     );
   });
 
-  it("in every clock hour inside the window: plays + reported shortfall = round(N × active fraction), and each play is in its window or reported as a bend", () => {
+  it("property: in every clock hour inside the window: plays + reported shortfall = round(N × active fraction), and each play is in its window or reported as a bend", () => {
     fc.assert(
       fc.property(scheduleArb, fc.integer({ min: 0, max: 3 }), (s, startH) => {
         const zone = s.timezone;
@@ -133,11 +134,11 @@ describe("properties", () => {
           }
         }
       }),
-      { numRuns: 80 },
+      propertyParams("planner edge: plays plus shortfall equal the quota, bends reported", 80),
     );
   });
 
-  it("make-goods only use spare time: with plays owed, the regular plays and shortfalls are those of the plan without history", () => {
+  it("property: make-goods only use spare time: with plays owed, the regular plays and shortfalls are those of the plan without history", () => {
     fc.assert(
       fc.property(scheduleArb, fc.integer({ min: 0, max: 3 }), fc.array(fc.nat({ max: 12 }), { minLength: 24, maxLength: 24 }), (s, startH, got) => {
         const zone = s.timezone;
@@ -165,7 +166,7 @@ describe("properties", () => {
           if (!c.makeGood) expect(owed).toBeUndefined();
         }
       }),
-      { numRuns: 60 },
+      propertyParams("planner edge: make-goods only use spare time", 60),
     );
   });
 });
