@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Code, encodeFrame, FrameDecoder, FrameError, fromHex, hex, type Frame } from "../../agent/drivers/novastar/codec.js";
-import { decodeTemperature, encodeTemperature, percentToRegister, registerToPercent } from "../../agent/drivers/novastar/registers.js";
+import { decodeTemperature, encodeTemperature, killToBlackout, percentToRegister, registerToPercent } from "../../agent/drivers/novastar/registers.js";
+import { propertyParams } from "../helpers/property.js";
 
 // spec/novastar.md, "Golden frames": request → reply, byte for byte.
 const GOLDEN = [
@@ -127,7 +128,7 @@ describe("NovaStar codec: hostile byte streams", () => {
     return out;
   }
 
-  it("finds every frame, in order, through any noise and any chunking, and invents none", () => {
+  it("property: finds every frame, in order, through any noise and any chunking, and invents none", () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(noise, frameArb), { minLength: 1, maxLength: 6 }), noise, fc.array(fc.nat(), { maxLength: 20 }), (pairs, tail, cuts) => {
         const parts: number[] = [];
@@ -139,7 +140,7 @@ describe("NovaStar codec: hostile byte streams", () => {
         const want = pairs.map(([, f]) => hex(encodeFrame(f)));
         expect(got.map((f) => hex(encodeFrame(f)))).toEqual(want);
       }),
-      { numRuns: 400 },
+      propertyParams("codec: finds every frame through noise and chunking", 400),
     );
   });
 
@@ -150,12 +151,12 @@ describe("NovaStar codec: hostile byte streams", () => {
     expect(frames.map((f) => f.serial)).toEqual([0x15]);
   });
 
-  it("never reports a frame from pure noise", () => {
+  it("property: never reports a frame from pure noise", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
         expect(new FrameDecoder().push(bytes)).toEqual([]);
       }),
-      { numRuns: 300 },
+      propertyParams("codec: no frame from pure noise", 300),
     );
   });
 });
@@ -168,6 +169,12 @@ describe("NovaStar registers", () => {
       expect(registerToPercent(v)).toBe(p);
     }
     expect(percentToRegister(50)).toBe(128);
+  });
+
+  it("names only kill values FF (blackout) and 00 (normal); every other byte is unknown", () => {
+    expect(killToBlackout(0xff)).toBe(true);
+    expect(killToBlackout(0x00)).toBe(false);
+    for (let v = 1; v < 0xff; v++) expect(killToBlackout(v)).toBeNull();
   });
 
   it("refuses a percent outside 0..100", () => {

@@ -4,7 +4,7 @@ import type { NovaStarController } from "../../agent/drivers/novastar/driver.js"
 import type { LinkEvent } from "../../agent/drivers/novastar/link.js";
 import { REG } from "../../agent/drivers/novastar/registers.js";
 import type { NovaStarSimulator } from "../../agent/drivers/novastar/simulator/server.js";
-import { ControllerError } from "../../agent/drivers/types.js";
+import { ControllerError, screenStateOf } from "../../agent/drivers/types.js";
 import { driverFor, tcpSimulator, waitFor } from "./helpers.js";
 
 describe("NovaStar driver against the simulator over TCP", () => {
@@ -46,6 +46,16 @@ describe("NovaStar driver against the simulator over TCP", () => {
     await controller.setBlackout(false);
     await controller.setPattern("off");
     expect(await controller.status()).toMatchObject({ blackout: false, pattern: "off" });
+  });
+
+  it("reports a kill value it has no name for (0x80) as unknown, never as not blacked out", async () => {
+    sim.device.poke(0, 0, 0, REG.kill, [0x80]);
+    const status = await controller.status();
+    expect(status).toMatchObject({ online: true, brightness: 100, blackout: null });
+    // A screen whose blackout is unknown is not verified: its plays do not count as delivered.
+    expect(screenStateOf(status)).toEqual({ verified: false, online: true, brightness: 100, blackout: null });
+    sim.device.poke(0, 0, 0, REG.kill, [0x00]);
+    expect((await controller.status()).blackout).toBe(false);
   });
 
   it("rejects a brightness outside 0..100 and an unknown pattern without touching the wire", async () => {

@@ -4,7 +4,7 @@ import type { ByteTransport } from "../transport/types.js";
 import { ControllerError, type Controller, type ControllerIdentity, type ControllerStatus, type FaultCode, type StateListener } from "../types.js";
 import { ACK, ACK_MEANING, ALL_BOARDS, ALL_PORTS, DevType, hex, type Frame } from "./codec.js";
 import { LinkError, NovaStarLink, type LinkEvent, type LinkOptions, type Target } from "./link.js";
-import { decodeTemperature, KILL_BLACK, KILL_NORMAL, modelName, patternName, PATTERNS, percentToRegister, REG, registerToPercent, type PatternName } from "./registers.js";
+import { decodeTemperature, KILL_BLACK, KILL_NORMAL, killToBlackout, modelName, patternName, PATTERNS, percentToRegister, REG, registerToPercent, type PatternName } from "./registers.js";
 
 export interface CardAddress {
   port: number;
@@ -103,7 +103,7 @@ export class NovaStarController implements Controller {
       const killAndPattern = await this.readCard(first, REG.kill, 2);
       if (killAndPattern instanceof ReadFailure) fail(killAndPattern);
       else {
-        status.blackout = killAndPattern[0] === KILL_BLACK;
+        status.blackout = killToBlackout(killAndPattern[0]);
         status.pattern = patternName(killAndPattern[1]);
       }
     }

@@ -19,6 +19,17 @@ export const REG = {
 export const KILL_BLACK = 0xff;
 export const KILL_NORMAL = 0x00;
 
+/**
+ * Kill mode as blackout: FF true, 00 false, anything else null (unknown). The spec names only
+ * those two values; calling 0x80 "not blacked out" would stamp a play as verified on a screen
+ * that may well be black.
+ */
+export function killToBlackout(value: number): boolean | null {
+  if (value === KILL_BLACK) return true;
+  if (value === KILL_NORMAL) return false;
+  return null;
+}
+
 export const PATTERNS = {
   off: 0x00,
   red: 0x02,

@@ -90,6 +90,13 @@ export class SimulatedNovaStar {
     regs.set(REG.monitor + 1, block[1]);
   }
 
+  /** Writes registers directly (not over the wire), for tests: values real firmware may hold. */
+  poke(unit: number, port: number, board: number, address: number, bytes: number[]): void {
+    const regs = this.ram.get(cardKey(unit, port, board));
+    if (!regs) throw new RangeError(`no receiving card at unit ${unit} port ${port} board ${board}`);
+    bytes.forEach((b, i) => regs.set(address + i, b));
+  }
+
   /** Reads registers directly (not over the wire), for tests. */
   peek(unit: number, port: number, board: number, address: number, length = 1): number[] {
     const regs = this.ram.get(cardKey(unit, port, board));
