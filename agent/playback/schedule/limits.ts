@@ -33,6 +33,14 @@ export const MAX_YEARS_AFTER_ISSUE = 5;
  */
 export const MAX_BUYOUT_WINDOWS = 100_000;
 
+/**
+ * The sum of every campaign's hourly rate (playsPerHour, or playsPerDay / 24), whatever its
+ * flight: ten times what any hour can hold with the shortest creatives (3,600 one-second plays).
+ * The planner's work grows with the quota it must place or cut (rule 5), so a document that asks
+ * for millions of plays an hour is refused rather than planned.
+ */
+export const MAX_TOTAL_PLAYS_PER_HOUR = 36_000;
+
 /** How far ahead of the agent's clock `issuedAt` may be (clock skew between ops and screen). */
 export const MAX_ISSUED_AHEAD_MS = 10 * 60_000;
 /**
@@ -57,6 +65,13 @@ function over(where: string, count: number, limit: number): string | null {
   return count > limit ? `${where}: ${count} entries, more than the limit of ${limit}` : null;
 }
 
+/** A campaign's asked-for plays per hour; 0 for anything malformed (the shape check names it). */
+function hourlyRate(c: unknown): number {
+  if (!isRecord(c)) return 0;
+  const rate = (v: unknown, per: number): number => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v / per : 0);
+  return rate(c.playsPerHour, 1) + rate(c.playsPerDay, 24);
+}
+
 /**
  * Lists longer than their limit, read from the raw document without looking at any element's
  * content: a handful of array lengths, whatever the document holds. Any problem here means the
@@ -73,6 +88,10 @@ export function sizeProblems(raw: unknown): string[] {
   ];
   // Nested lists only when the outer list is itself within bounds: then this loop is bounded too.
   if (Array.isArray(raw.campaigns) && raw.campaigns.length <= MAX_CAMPAIGNS) {
+    const hourly = raw.campaigns.reduce((sum: number, c: unknown) => sum + hourlyRate(c), 0);
+    if (hourly > MAX_TOTAL_PLAYS_PER_HOUR) {
+      problems.push(`campaigns: together they ask for ${Math.round(hourly)} plays an hour (playsPerHour, playsPerDay / 24), more than the limit of ${MAX_TOTAL_PLAYS_PER_HOUR}`);
+    }
     raw.campaigns.forEach((c: unknown, i) => {
       if (!isRecord(c)) return;
       problems.push(

@@ -14,6 +14,7 @@ import {
   MAX_CAMPAIGNS,
   MAX_ENVELOPE_BYTES,
   MAX_EVENT_CAMPAIGN_IDS,
+  MAX_TOTAL_PLAYS_PER_HOUR,
   ScheduleApplyError,
   ScheduleStore,
   validateDocument,
@@ -100,6 +101,17 @@ describe("defect 1: cheap checks first, every costly check bounded", () => {
     expect(validateDocument(doc({ campaigns }))).toEqual({ ok: false, problems: [`campaigns: ${MAX_CAMPAIGNS + 1} entries, more than the limit of ${MAX_CAMPAIGNS}`] });
     const r = validateDocument(doc({ campaigns: [{ ...(doc().campaigns as object[])[0], dayparts: Array.from({ length: 51 }, () => ({ days: [1], from: "10:00", to: "11:00" })) }] }));
     expect(r).toEqual({ ok: false, problems: ["campaigns.0.dayparts: 51 entries, more than the limit of 50"] });
+  });
+
+  it("campaigns asking for more plays an hour than MAX_TOTAL_PLAYS_PER_HOUR are refused before the planner could be asked", () => {
+    const campaign = (i: number, rate: Record<string, number>): Record<string, unknown> => ({ id: `c${i}`, customer: "x", creatives: ["cola-15"], start: "2026-12-01T00:00:00Z", end: "2027-01-01T00:00:00Z", ...rate });
+    const many = Array.from({ length: 2000 }, (_, i) => campaign(i, { playsPerHour: 3600 }));
+    expect(validateDocument(doc({ campaigns: many }))).toEqual({
+      ok: false,
+      problems: [`campaigns: together they ask for 7200000 plays an hour (playsPerHour, playsPerDay / 24), more than the limit of ${MAX_TOTAL_PLAYS_PER_HOUR}`],
+    });
+    const atLimit = [...Array.from({ length: 9 }, (_, i) => campaign(i, { playsPerHour: 3600 })), campaign(9, { playsPerHour: 3599 }), campaign(10, { playsPerDay: 24 })];
+    expect(validateDocument(doc({ campaigns: atLimit })).ok).toBe(true);
   });
 
   it("envelope text over MAX_ENVELOPE_BYTES is rejected before it is parsed, and recorded", () => {
