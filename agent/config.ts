@@ -1,9 +1,9 @@
 // The agent's config (spec/cli.md): a YAML file, overridden key by key by LEDAGENT_* variables,
 // validated by one zod schema from which the TypeScript types come.
-import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import { parse as parseYaml, YAMLParseError } from "yaml";
+import { isMap, isPair, isScalar, isSeq, parseDocument, visit, YAMLParseError, type Document, type Node } from "yaml";
 import { z } from "zod";
+import { checkTrustedFile, readTrustedText, TrustedFileError } from "./store/trusted-file.js";
 
 const hexColour = /^#[0-9a-fA-F]{6}$/;
 
@@ -44,14 +44,14 @@ export const configSchema = z
       .object({
         url: z.string().regex(/^(mqtts?|wss?):\/\/.+/, "an mqtt://, mqtts://, ws:// or wss:// URL"),
         username: z.string().optional(),
-        passwordFile: z.string().optional(),
-        ca: z.string().optional(),
-        cert: z.string().optional(),
-        key: z.string().optional(),
+        passwordFile: absolutePath.optional(),
+        ca: absolutePath.optional(),
+        cert: absolutePath.optional(),
+        key: absolutePath.optional(),
       })
       .strict()
       .optional(),
-    opsPublicKey: z.string().optional(),
+    opsPublicKey: absolutePath.optional(),
     controller: z
       .object({
         driver: z.enum(["novastar", "none"]).default("none"),
@@ -164,13 +164,20 @@ function leaves(schema: z.ZodType, path: string[] = []): Leaf[] {
 const configLeaves = leaves(configSchema);
 const NOT_KEYS = new Set(["LEDAGENT_CONFIG"]);
 
+/**
+ * Numbers are written in plain decimal only: digits, an optional minus, an optional fraction.
+ * YAML reads 0x10, 0o17, 1e3, .inf and (1.1) 010 as octal and 1_000 as numbers too, and Number()
+ * takes "0x10", " 5" and "1e3": a technician who writes 010 meaning ten gets eight, silently.
+ * This is a check on the text as written rather than a restricted YAML schema: the yaml
+ * package's failsafe schema would turn every number and boolean into a string and lose the
+ * type check the zod schema does, and its core schema cannot be told to refuse these spellings.
+ */
+const DECIMAL = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+
 function envValue(leaf: Leaf, name: string, raw: string): unknown {
   if (leaf.kind === "number") {
-    const n = Number(raw);
-    if (raw.trim() === "" || !Number.isFinite(n)) {
-      throw new ConfigError(`${name}=${JSON.stringify(raw)}: expected a number for ${leaf.path.join(".")}`);
-    }
-    return n;
+    if (!DECIMAL.test(raw)) throw new ConfigError(`${name}=${JSON.stringify(raw)}: expected a decimal number for ${leaf.path.join(".")}`);
+    return Number(raw);
   }
   if (leaf.kind === "boolean") {
     if (/^(true|1|yes|on)$/i.test(raw)) return true;
@@ -233,30 +240,87 @@ export function validateConfig(raw: unknown): Config {
   throw new ConfigError(`bad config: ${problems.join("; ")}`, problems);
 }
 
+/** The dotted key of a node reached through `ancestors` (visit's path), for messages. */
+function keyPath(ancestors: readonly unknown[], last: unknown): string {
+  const parts: string[] = [];
+  const chain = [...ancestors, last];
+  for (let i = 0; i < chain.length; i++) {
+    const node = chain[i];
+    if (isPair(node)) parts.push(String(isScalar(node.key) ? node.key.value : node.key));
+    else if (isSeq(node)) parts.push(String(node.items.indexOf(chain[i + 1] as Node)));
+  }
+  return parts.join(".");
+}
+
+/** Every number in the document not written in plain decimal, as "key: text" problems. */
+function nonDecimalNumbers(doc: Document, text: string): string[] {
+  const problems: string[] = [];
+  visit(doc, {
+    Scalar(key, node, ancestors) {
+      if (key === "key" || typeof node.value !== "number" || !node.range) return;
+      const written = text.slice(node.range[0], node.range[1]);
+      if (!DECIMAL.test(written)) problems.push(`${keyPath(ancestors, node)}: ${written}: expected a decimal number (plain digits, e.g. 16 not 0x10)`);
+    },
+  });
+  return problems;
+}
+
 /** Parses YAML text, applies the environment's overrides, validates. */
 export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, source = "config"): Config {
+  const doc = parseDocument(text);
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const where = yamlError instanceof YAMLParseError && yamlError.linePos ? ` at line ${yamlError.linePos[0].line}` : "";
+    throw new ConfigError(`${source}: not valid YAML${where}: ${yamlError.message.split("\n")[0]}`);
+  }
+  if (doc.contents !== null && !isMap(doc.contents)) {
+    throw new ConfigError(`${source}: expected a mapping of keys at the top level, got ${JSON.stringify(doc.toJS())}`);
+  }
+  const numbers = nonDecimalNumbers(doc, text);
+  if (numbers.length > 0) throw new ConfigError(`bad config: ${numbers.join("; ")}`, numbers);
   let raw: unknown;
   try {
-    raw = parseYaml(text) ?? {};
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : "";
-    throw new ConfigError(`${source}: not valid YAML${where}: ${(err as Error).message.split("\n")[0]}`);
-  }
-  if (typeof raw !== "object" || Array.isArray(raw) || raw === null) {
-    throw new ConfigError(`${source}: expected a mapping of keys at the top level, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
   return validateConfig(applyEnvOverrides(raw as Record<string, unknown>, env));
 }
 
-/** Reads and validates the config file at `path`. */
+/**
+ * The ops public key named by the config must not be writable by group or others: whoever can
+ * rewrite it can sign schedules the screen will play. A key that does not exist yet is left to
+ * the schedule loader to report. The key loader should read it through readTrustedText too.
+ */
+export function checkOpsPublicKey(path: string): void {
+  try {
+    checkTrustedFile(path, { refuseWritableByOthers: true });
+  } catch (err) {
+    if (err instanceof TrustedFileError && err.code === "ENOENT") return;
+    throw err;
+  }
+}
+
+/**
+ * Reads and validates the config file at `path`: a regular file of at most 1 MiB that group and
+ * others cannot write (anyone who can rewrite it can point the agent at their own ops key).
+ */
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readTrustedText(path, { refuseWritableByOthers: true });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file (create one with `ledagent init`)" : (err as Error).message;
-    throw new ConfigError(`config ${path}: ${why}`);
+    if (!(err instanceof TrustedFileError)) throw err;
+    const why = err.code === "ENOENT" ? `${path}: no such file (create one with \`ledagent init\`)` : err.message;
+    throw new ConfigError(`config ${why}`);
   }
-  return parseConfig(text, env, path);
+  const config = parseConfig(text, env, path);
+  if (config.opsPublicKey !== undefined) {
+    try {
+      checkOpsPublicKey(config.opsPublicKey);
+    } catch (err) {
+      throw new ConfigError(`config ${path}: opsPublicKey: ${(err as Error).message}`);
+    }
+  }
+  return config;
 }

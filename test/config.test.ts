@@ -1,5 +1,5 @@
 // A bad config names the key, the value and what is expected: one test per class of mistake.
-import { writeFileSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, ftruncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, envName, loadConfig, parseConfig } from "../agent/config.js";
@@ -94,7 +94,7 @@ describe("config", () => {
   });
 
   it.each([
-    ["a non-number for a number", { LEDAGENT_PANEL_WIDTH: "wide" }, /LEDAGENT_PANEL_WIDTH="wide": expected a number for panel\.width/],
+    ["a non-number for a number", { LEDAGENT_PANEL_WIDTH: "wide" }, /LEDAGENT_PANEL_WIDTH="wide": expected a decimal number for panel\.width/],
     ["a non-boolean for a boolean", { LEDAGENT_PLAYER_HEADLESS: "maybe" }, /LEDAGENT_PLAYER_HEADLESS="maybe": expected true or false/],
     ["an unknown variable", { LEDAGENT_PANEL_WIDHT: "5" }, /LEDAGENT_PANEL_WIDHT: not a config key/],
     ["a value the schema refuses", { LEDAGENT_PANEL_FPS: "500" }, /panel\.fps: 500: expected/],
@@ -111,6 +111,136 @@ describe("config", () => {
     try {
       const path = join(tmp.dir, "c.yaml");
       writeFileSync(path, GOOD);
+      expect(loadConfig(path, {}).screenId).toBe("sz-nanshan-001");
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe("config numbers are decimal", () => {
+  it.each([
+    ["hexadecimal", "0x300"],
+    ["octal", "0o1400"],
+    ["a leading zero (octal in YAML 1.1)", "0768"],
+    ["an exponent", "7.68e2"],
+    ["infinity", ".inf"],
+    ["not a number", ".nan"],
+    ["a plus sign", "+768"],
+  ])("refuses %s in the file, naming key and value", (_what, spelling) => {
+    expect(problem(GOOD.replace("width: 768", `width: ${spelling}`))).toMatch(
+      new RegExp(`panel\\.width: ${spelling.replace(/[.+]/g, "\\$&")}: expected a decimal number`),
+    );
+  });
+
+  it("refuses a non-decimal number nested in a list", () => {
+    const text = GOOD.replace("controller: { driver: novastar,", "controller: { monitoredCards: [{ port: 0, board: 0x10 }], driver: novastar,");
+    expect(problem(text)).toMatch(/controller\.monitoredCards\.0\.board: 0x10: expected a decimal number/);
+  });
+
+  it("refuses digits with underscores (a number in YAML 1.1, a string in 1.2)", () => {
+    expect(problem(GOOD.replace("width: 768", "width: 1_000"))).toMatch(/panel\.width: "1_000": expected number/);
+  });
+
+  it.each([["0x300"], ["1e3"], ["Infinity"], ["1_000"], [" 768"], ["0768"], ["+768"]])("refuses %j in an override, naming variable, key and value", (raw) => {
+    expect(problem(GOOD, { LEDAGENT_PANEL_WIDTH: raw })).toBe(`LEDAGENT_PANEL_WIDTH=${JSON.stringify(raw)}: expected a decimal number for panel.width`);
+  });
+
+  it("accepts plain decimals, negative and fractional where the schema allows them", () => {
+    const c = parseConfig(GOOD.replace("output: { x: 0, y: 0 }", "output: { x: -1920, y: 0 }").replace("{ driver: novastar,", "{ temperatureLimitC: 70.5, driver: novastar,"), {});
+    expect(c.player.output.x).toBe(-1920);
+    expect(c.controller.temperatureLimitC).toBe(70.5);
+    const env = { LEDAGENT_CONTROLLER_TEMPERATURE_LIMIT_C: "80.5", LEDAGENT_PLAYER_OUTPUT_X: "-10" };
+    expect(parseConfig(GOOD, env).controller.temperatureLimitC).toBe(80.5);
+    expect(parseConfig(GOOD, env).player.output.x).toBe(-10);
+  });
+});
+
+describe("config path keys are absolute", () => {
+  it.each([
+    ["opsPublicKey", GOOD.replace("opsPublicKey: /etc/ledagent/ops.pub.pem", "opsPublicKey: ops.pub.pem"), /opsPublicKey: "ops\.pub\.pem": expected an absolute path/],
+    ["mqtt.passwordFile", GOOD.replace('mqtt: { url: "mqtts://broker.example:8883" }', 'mqtt: { url: "mqtts://b:8883", passwordFile: "secret" }'), /mqtt\.passwordFile: "secret": expected an absolute path/],
+    ["mqtt.ca", GOOD.replace('mqtt: { url: "mqtts://broker.example:8883" }', 'mqtt: { url: "mqtts://b:8883", ca: "ca.pem" }'), /mqtt\.ca: "ca\.pem": expected an absolute path/],
+    ["mqtt.cert", GOOD.replace('mqtt: { url: "mqtts://broker.example:8883" }', 'mqtt: { url: "mqtts://b:8883", cert: "./c.pem" }'), /mqtt\.cert: "\.\/c\.pem": expected an absolute path/],
+    ["mqtt.key", GOOD.replace('mqtt: { url: "mqtts://broker.example:8883" }', 'mqtt: { url: "mqtts://b:8883", key: "k.pem" }'), /mqtt\.key: "k\.pem": expected an absolute path/],
+  ])("refuses a relative %s", (_key, text, pattern) => {
+    expect(problem(text)).toMatch(pattern);
+  });
+
+  it("refuses a relative path given in an override", () => {
+    expect(problem(GOOD, { LEDAGENT_OPS_PUBLIC_KEY: "ops.pem" })).toMatch(/opsPublicKey: "ops\.pem": expected an absolute path/);
+  });
+});
+
+describe("the config file itself", () => {
+  function loadProblem(path: string): string {
+    try {
+      loadConfig(path, {});
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as Error).message;
+    }
+    throw new Error("config was accepted");
+  }
+
+  it("refuses a directory", () => {
+    const tmp = tempDir();
+    try {
+      expect(loadProblem(tmp.dir)).toBe(`config ${tmp.dir}: is a directory, not a regular file`);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it("refuses a file over 1 MiB without reading it", () => {
+    const tmp = tempDir();
+    try {
+      const path = join(tmp.dir, "huge.yaml");
+      const fd = openSync(path, "w", 0o600);
+      ftruncateSync(fd, 100 * 1024 * 1024); // sparse: 100 MB that costs no disk
+      closeSync(fd);
+      expect(loadProblem(path)).toBe(`config ${path}: is 104857600 bytes, more than the 1048576 allowed`);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it.each([["0664", 0o664], ["0646", 0o646], ["0666", 0o666]])("refuses a config of mode %s (writable by group or others), saying how to fix it", (_shown, mode) => {
+    const tmp = tempDir();
+    try {
+      const path = join(tmp.dir, "c.yaml");
+      writeFileSync(path, GOOD);
+      chmodSync(path, mode);
+      expect(loadProblem(path)).toBe(`config ${path}: is writable by group or others (mode 0${mode.toString(8)}); fix with \`chmod go-w ${path}\``);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it("refuses an ops public key writable by group or others, and accepts it once fixed", () => {
+    const tmp = tempDir();
+    try {
+      const key = join(tmp.dir, "ops.pub.pem");
+      writeFileSync(key, "-----BEGIN PUBLIC KEY-----\n");
+      chmodSync(key, 0o664);
+      const path = join(tmp.dir, "c.yaml");
+      writeFileSync(path, GOOD.replace("/etc/ledagent/ops.pub.pem", key), { mode: 0o640 });
+      expect(loadProblem(path)).toBe(`config ${path}: opsPublicKey: ${key}: is writable by group or others (mode 0664); fix with \`chmod go-w ${key}\``);
+      chmodSync(key, 0o644);
+      expect(loadConfig(path, {}).opsPublicKey).toBe(key);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it("accepts a config under a directory created for it (0644 and 0600 both fine)", () => {
+    const tmp = tempDir();
+    try {
+      mkdirSync(join(tmp.dir, "etc"));
+      const path = join(tmp.dir, "etc", "c.yaml");
+      writeFileSync(path, GOOD, { mode: 0o600 });
+      expect(loadConfig(path, {}).screenId).toBe("sz-nanshan-001");
+      chmodSync(path, 0o644);
       expect(loadConfig(path, {}).screenId).toBe("sz-nanshan-001");
     } finally {
       tmp.cleanup();
