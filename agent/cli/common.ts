@@ -107,14 +107,20 @@ export function readTextFile(path: string, what = "file", maxBytes?: number): st
   }
 }
 
-/** A JSON file, parsed, or a one-line failure naming it. */
-export function readJsonFile(path: string, what = "file"): unknown {
+/** A JSON file's text, checked to be JSON, or a one-line failure naming it. */
+export function readJsonText(path: string, what = "file"): string {
   const text = readTextFile(path, what);
   try {
-    return JSON.parse(text);
+    JSON.parse(text);
   } catch {
     throw new CliError(`${what} ${path}: not JSON`);
   }
+  return text;
+}
+
+/** A JSON file, parsed, or a one-line failure naming it. */
+export function readJsonFile(path: string, what = "file"): unknown {
+  return JSON.parse(readJsonText(path, what)) as unknown;
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   type Entry,
   type ExportFilter,
 } from "../proofs/index.js";
-import { action, cliConfig, CliError, readJsonFile, timeOption, withOutput } from "./common.js";
+import { action, cliConfig, CliError, readJsonText, timeOption, withOutput } from "./common.js";
 
 /** A time option as the UTC ISO string the ledger stores. */
 function isoTimeOption(option: string, raw: string, timezone: string): string {
@@ -85,10 +85,11 @@ export function registerProofsCommands(program: Command): void {
           const hint = /PRIVATE key/.test(err.message) ? " (on the device, `ledagent keys show` prints the public key)" : "";
           throw new CliError(err.message + hint);
         }
-        const head: unknown = o.head ? readJsonFile(o.head, "--head") : undefined;
+        // The head's text goes to the verifier, which parses it as strictly as an export line.
+        const headText = o.head === undefined ? undefined : readJsonText(o.head, "--head");
         let result;
         try {
-          result = await verifyFile(file, { publicKey, head });
+          result = await verifyFile(file, { publicKey, headText });
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === undefined) throw err;

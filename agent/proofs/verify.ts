@@ -32,6 +32,11 @@ export interface VerifySuccess {
   lastSeq: number;
   screen: string | null;
   headSeq: number | null;
+  /**
+   * With a head: true when its seq was a whole, signed entry of the export; false when the
+   * export reached it only through a stub (the hash matches, the entry itself was not shown).
+   */
+  headWhole: boolean | null;
   summary: string;
 }
 
@@ -51,6 +56,8 @@ export interface VerifyOptions {
   publicKey: KeyObject;
   /** A signed head checkpoint: the export must reach its seq with its hash. */
   head?: unknown;
+  /** The same, as the JSON text of a head file: read as strictly as an export line. */
+  headText?: string;
 }
 
 /** Longest line accepted; an entry is well under 4 KiB. */
@@ -67,23 +74,58 @@ function stop(reason: VerifyFailureReason, seq: number | null, line: number, det
   throw new Stop({ ok: false, seq, line, reason, message: `${reason}${at}: ${detail}` });
 }
 
-function checkHead(head: unknown, publicKey: KeyObject): Checkpoint {
-  const h = head as Partial<Checkpoint> | null;
-  if (
-    typeof h !== "object" || h === null || typeof h.screen !== "string" || !Number.isSafeInteger(h.seq) ||
-    typeof h.hash !== "string" || typeof h.at !== "string" || typeof h.sig !== "string"
-  ) {
-    stop("bad head", null, 0, "the head is not { screen, seq, hash, at, sig }");
+const HEAD_FIELDS = ["at", "hash", "screen", "seq", "sig"];
+const HEX64 = /^[0-9a-f]{64}$/;
+const UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** The head's JSON text, parsed as strictly as an export line (no field twice), or "bad head". */
+function parseHeadText(text: string): unknown {
+  const raw = text.startsWith("\uFEFF") ? text.slice(1) : text;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    stop("bad head", null, 0, "the head is not JSON");
   }
-  const { sig, ...unsigned } = h as Checkpoint;
+  const dup = duplicateKey(raw);
+  if (dup !== null) stop("bad head", null, 0, `the head has the field ${JSON.stringify(dup)} twice`);
+  return parsed;
+}
+
+/** What is wrong with the head's shape: exactly { screen, seq, hash, at, sig }, each typed. */
+function headShapeProblem(h: unknown): string | null {
+  if (typeof h !== "object" || h === null || Array.isArray(h)) return "the head is not { screen, seq, hash, at, sig }";
+  const x = h as Record<string, unknown>;
+  const extra = Object.keys(x).filter((k) => !HEAD_FIELDS.includes(k));
+  if (extra.length > 0) return `the head has a field the format does not define: ${JSON.stringify(extra[0])}`;
+  const missing = HEAD_FIELDS.filter((k) => !Object.hasOwn(x, k));
+  if (missing.length > 0) return `the head lacks ${missing.join(", ")}`;
+  if (typeof x.screen !== "string" || x.screen === "") return "screen is not a non-empty string";
+  if (!Number.isSafeInteger(x.seq) || (x.seq as number) < 1) return "seq is not an integer ≥ 1";
+  if (typeof x.hash !== "string" || !HEX64.test(x.hash)) return "hash is not 64 lowercase hex digits";
+  if (typeof x.at !== "string" || !UTC_MS.test(x.at)) return "at is not a UTC time with milliseconds";
+  if (typeof x.sig !== "string") return "sig is not a string";
+  return null;
+}
+
+function checkHead(head: unknown, publicKey: KeyObject): Checkpoint {
+  const problem = headShapeProblem(head);
+  if (problem) stop("bad head", null, 0, problem);
+  const { sig, ...unsigned } = head as Checkpoint;
   let valid = false;
   try {
+    // verifyCanonical also refuses a sig that is not canonical padded base64 of 64 bytes.
     valid = verifyCanonical(unsigned, sig, publicKey);
   } catch (err) {
     stop("bad head", null, 0, `the head cannot be canonicalised: ${(err as Error).message}`);
   }
   if (!valid) stop("bad head", null, 0, "the head's signature does not verify with this key");
-  return h as Checkpoint;
+  return head as Checkpoint;
+}
+
+function givenHead(opts: VerifyOptions): Checkpoint | null {
+  if (opts.headText !== undefined) return checkHead(parseHeadText(opts.headText), opts.publicKey);
+  return opts.head === undefined ? null : checkHead(opts.head, opts.publicKey);
 }
 
 /** Verifies the lines of an export. */
@@ -97,7 +139,7 @@ export async function verifyLines(lines: AsyncIterable<string> | Iterable<string
 }
 
 async function run(lines: AsyncIterable<string> | Iterable<string>, opts: VerifyOptions): Promise<VerifySuccess> {
-  const head = opts.head === undefined ? null : checkHead(opts.head, opts.publicKey);
+  const head = givenHead(opts);
   let prev: { seq: number; hash: string } | null = null;
   let firstSeq = 0;
   let lineNo = 0;
@@ -105,6 +147,7 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
   let stubs = 0;
   let screen: string | null = head?.screen ?? null;
   let headSeen = false;
+  let headWhole = false;
   // A seq that jumped ahead: a gap, unless the missing seq turns up next (then a reorder).
   let pendingGap: { expected: number; got: number; line: number } | null = null;
 
@@ -182,6 +225,7 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
     if (head && seq === head.seq) {
       if (hash !== head.hash) stop("head mismatch", seq, lineNo, "its hash differs from the signed head's (the ledger was rewritten after the checkpoint)");
       headSeen = true;
+      headWhole = texts !== null;
     }
     prev = { seq, hash };
   }
@@ -201,8 +245,19 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
   const summary =
     `ok: ${whole + stubs} entries (${whole} signed, ${stubs} stubs), seq ${firstSeq}..${prev.seq}` +
     (screen ? `, screen ${screen}` : "") +
-    (head ? `, head seq ${head.seq} matches` : "");
-  return { ok: true, entries: whole + stubs, whole, stubs, firstSeq, lastSeq: prev.seq, screen, headSeq: head?.seq ?? null, summary };
+    (head ? `, head seq ${head.seq} matches${headWhole ? "" : " a stub: the head's entry is not in this export, only its hash"}` : "");
+  return {
+    ok: true,
+    entries: whole + stubs,
+    whole,
+    stubs,
+    firstSeq,
+    lastSeq: prev.seq,
+    screen,
+    headSeq: head?.seq ?? null,
+    headWhole: head ? headWhole : null,
+    summary,
+  };
 }
 
 let overlongLine: string | undefined;
@@ -212,12 +267,32 @@ function tooLong(): string {
   return overlongLine;
 }
 
+/** Empty, or only spaces, tabs and CRs (a line too long to keep is never blank). */
+function isBlank(line: string): boolean {
+  return line.length <= MAX_LINE && /^[ \t\r]*$/.test(line);
+}
+
 /**
- * Lines of a stream, without their line ends (LF or CRLF). A line longer than MAX_LINE is not
- * kept: the rest of it is skipped as it streams past and the verifier is handed a stand-in that
- * it reports as too long, so a hostile file cannot make memory grow.
+ * Lines of a stream, without their line ends (LF or CRLF). Blank lines at the very end of the
+ * file are not lines of the export (editors and `echo >>` leave them, like the final newline);
+ * a blank line followed by anything else is handed on, and the verifier refuses it. A line
+ * longer than MAX_LINE is not kept: the rest of it is skipped as it streams past and the
+ * verifier is handed a stand-in that it reports as too long, so a hostile file cannot make
+ * memory grow (held blank lines are only counted).
  */
 export async function* streamLines(input: Readable): AsyncGenerator<string> {
+  let heldBlank = 0;
+  for await (const line of rawLines(input)) {
+    if (isBlank(line)) {
+      heldBlank++;
+      continue;
+    }
+    for (; heldBlank > 0; heldBlank--) yield "";
+    yield line;
+  }
+}
+
+async function* rawLines(input: Readable): AsyncGenerator<string> {
   const decoder = new StringDecoder("utf8");
   let partial = "";
   let overlong = false;
