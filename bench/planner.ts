@@ -150,12 +150,14 @@ function runChild(hours: number, n: number, dayparts: Dayparts): void {
   const schedule = randomSchedule(n, 1000 + n, dayparts);
   const to = FROM + hours * H;
   let started = performance.now();
-  const first = plan({ schedule, from: FROM, to });
+  const items = plan({ schedule, from: FROM, to }).items.length;
   const coldMs = performance.now() - started;
+  // The peak of one plan, as `ledagent schedule plan` makes it (the warm plan below may add its own garbage).
+  const maxRssMiB = process.resourceUsage().maxRSS / 1024;
   started = performance.now();
   plan({ schedule, from: FROM, to });
   const warmMs = performance.now() - started;
-  const result: ChildResult = { coldMs, warmMs, items: first.items.length, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+  const result: ChildResult = { coldMs, warmMs, items, maxRssMiB };
   process.stdout.write(JSON.stringify(result) + "\n");
 }
 
@@ -178,7 +180,7 @@ function coldAndMonth(report: BenchReport): void {
     const rss = Math.max(...runs.map((c) => c.maxRssMiB));
     report.figure("planner", `${label}, cold`, ms, "ms", `median of 2 fresh processes, ${runs[0].items} items; target ≤ 5000 ms: ${met(ms, 5000)}`);
     report.figure("planner", `${label}, warm`, median(runs.map((c) => c.warmMs)), "ms", "the same plan again in the same process");
-    report.figure("planner", `${label}, peak RSS`, rss, "MiB", `largest of 2 processes (cold and warm plan); target ≤ 300 MB: ${met(rss * 1.048576, 300)}`);
+    report.figure("planner", `${label}, peak RSS`, rss, "MiB", `largest of 2 processes, after the first plan; target ≤ 300 MB: ${met(rss * 1.048576, 300)}`);
   }
 }
 

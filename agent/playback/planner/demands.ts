@@ -41,12 +41,18 @@ export interface Period {
   expired: number;
   /** Plays dropped before placement (oversold, no legal time), with why. */
   dropped: number;
-  reasons: Set<string>;
+  /** Why plays were lost, each once (a plain list: most periods never have one, and there are many periods). */
+  reasons: string[];
   /** Contractual windows (rule 3), for reporting bends. */
   contract: Interval[];
   /** The k the next play placed in this period counts as: its plays are interchangeable, so the
    * i-th one placed (in time order) is judged against the i-th remaining window. */
   nextK: number;
+}
+
+/** Records why a period lost plays, once per reason. */
+export function addReason(period: Period, reason: string): void {
+  if (!period.reasons.includes(reason)) period.reasons.push(reason);
 }
 
 /**
@@ -91,7 +97,7 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       const active = intersect(runner.active, [[start, end]]);
       const contract = evenWindows(active, n);
       const delivered = deliveredIn(counts, start, end);
-      const period: Period = { runner, kind, start, end, contracted: n, delivered, planned: 0, expired: 0, dropped: 0, reasons: new Set(), contract, nextK: 0 };
+      const period: Period = { runner, kind, start, end, contracted: n, delivered, planned: 0, expired: 0, dropped: 0, reasons: [], contract, nextK: 0 };
       periods.push(period);
       // Items start no earlier than the plan: the part of a period before `from` is history.
       const legal = intersect(runner.airable, [[Math.max(start, input.from), end]]);
@@ -103,7 +109,7 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       if (remaining === 0) continue;
       if (runner.creatives.length === 0) {
         period.dropped += remaining;
-        period.reasons.add("no approved creative to air");
+        addReason(period, "no approved creative to air");
         continue;
       }
       if (totalLength(legal) === 0) {
@@ -113,7 +119,7 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
           ? blockReason(runner, ahead, "no legal start left in this period")
           : blockReason(runner, active, "not delivered before the plan started, and no active time is left in this period");
         period.dropped += remaining;
-        period.reasons.add(reason);
+        addReason(period, reason);
         continue;
       }
       const first = n - remaining;
@@ -161,7 +167,7 @@ export function selectForCapacity(ctx: PlanContext, input: PlannerInput, demands
       for (const d of share.kept) kept.push(d);
       for (const d of share.dropped) {
         d.period.dropped++;
-        d.period.reasons.add(`oversold hour: priority ${level} shared what was left in proportion to quota`);
+        addReason(d.period, `oversold hour: priority ${level} shared what was left in proportion to quota`);
       }
       left = share.left;
     }

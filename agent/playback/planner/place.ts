@@ -5,7 +5,7 @@
 // level the most urgent waiting play that may legally start goes next (earliest window end).
 // Each layer is one forward sweep over the window that skips over the plays already laid.
 import { conflicts, SEPARATOR_MS, type PlanContext, type Runner, type RunnerCreative } from "./context.js";
-import { HOUR_MS, type Demand } from "./demands.js";
+import { addReason, HOUR_MS, type Demand } from "./demands.js";
 import { MinHeap } from "./heap.js";
 import { containing, nextInside, toIso } from "./time.js";
 import { mergePlaced, timeline, type Placed } from "./timeline.js";
@@ -142,7 +142,7 @@ function layBuyouts(ctx: PlanContext, input: PlannerInput): Placed[] {
 
 function expire(d: Demand): void {
   d.period.expired++;
-  d.period.reasons.add(d.moveReason ?? d.why ?? "no room: the time went to other plays");
+  addReason(d.period, d.moveReason ?? d.why ?? "no room: the time went to other plays");
 }
 
 /** One priority level's plays, laid into the free time between `laid`. */

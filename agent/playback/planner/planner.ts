@@ -42,7 +42,7 @@ export function plan(input: PlannerInput): Plan {
       contracted: p.contracted,
       planned: p.planned + p.delivered,
       missing,
-      reason: [...p.reasons].join("; "),
+      reason: p.reasons.join("; "),
     });
   }
   shortfalls.sort((a, b) => a.period.localeCompare(b.period) || a.campaign.localeCompare(b.campaign));
