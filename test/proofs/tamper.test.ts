@@ -2,6 +2,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { signCanonical } from "../../agent/crypto/index.js";
 import { exportJsonl, verifyLines, type Checkpoint, type VerifyFailure } from "../../agent/proofs/index.js";
 import { tempDir } from "../helpers/tmp.js";
 import { fillLedger, makeLedger, type TestLedger } from "./fixtures.js";
@@ -125,9 +126,10 @@ describe("verify catches tampering", () => {
     try {
       // Same key, different screen: sign the other ledger's head with this ledger's key.
       other.ledger.event("agent.started");
-      const otherHead = new (t.ledger.constructor as typeof import("../../agent/proofs/index.js").Ledger)({
-        db: other.db, screenId: "sz-other-002", keys: { privateKey: t.privateKey, publicKey: t.publicKey }, clock: t.clock,
-      }).checkpoint();
+      const head = other.ledger.head();
+      if (!head) throw new Error("the other ledger has no head");
+      const unsigned = { screen: "sz-other-002", seq: head.seq, hash: head.hash, at: t.clock.now().toISOString() };
+      const otherHead: Checkpoint = { ...unsigned, sig: signCanonical(unsigned, t.privateKey) };
       expect(await failure(lines, otherHead)).toMatchObject({ reason: "bad head", seq: null });
     } finally {
       other.db.close();

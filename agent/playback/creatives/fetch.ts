@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { once } from "node:events";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
@@ -150,6 +151,20 @@ export function fetchProblem(err: unknown): string {
 }
 
 
+/**
+ * Pipes `source` through `counter` into the part, and returns or throws only once the part is
+ * closed: a write still in flight when a fetch is stopped would otherwise land after the caller
+ * was told the fetch ended, under a resume that already measured the part.
+ */
+async function pipeInto(sink: FileHandle, source: Readable, counter: Transform): Promise<void> {
+  const out = sink.createWriteStream();
+  try {
+    await pipeline(source, counter, out);
+  } finally {
+    if (!out.closed) await once(out, "close");
+  }
+}
+
 export class CreativeFetcher {
   constructor(private readonly deps: FetchDeps) {}
 
@@ -214,8 +229,7 @@ export class CreativeFetcher {
     if (size > this.deps.maxBytes) {
       throw new CreativeRejected("too-large", `${size} bytes, over the ${this.deps.maxBytes}-byte limit (creatives.maxBytes)`);
     }
-    const sink = await freshPart(part);
-    await pipeline(createReadStream(path), byteCounter(0, this.deps.maxBytes, size, onProgress), sink.createWriteStream());
+    await pipeInto(await freshPart(part), createReadStream(path), byteCounter(0, this.deps.maxBytes, size, onProgress));
   }
 
   private async download(url: string, part: string, deadline: AbortSignal, onProgress?: FetchProgress): Promise<void> {
@@ -278,7 +292,7 @@ export class CreativeFetcher {
         onProgress?.(got, all);
       });
       const sink = offset > 0 ? await openToAppend(part) : await freshPart(part);
-      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), counter, sink.createWriteStream());
+      await pipeInto(sink, Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), counter);
       const got = await partSize(part, this.deps.log);
       if (total !== null && got < total) throw new TransientFetchError(`the connection closed at ${got} of ${total} bytes`);
     } finally {
