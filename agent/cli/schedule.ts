@@ -1,8 +1,6 @@
 // `ledagent schedule load F | show | plan` and `ledagent report delivery`.
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
-import { loadPublicKey } from "../crypto/index.js";
 import { agentPaths } from "../paths.js";
 import { countDelivered, deliveryCsv, deliveryReport, type DeliveryRow } from "../playback/delivery/delivery.js";
 import { plan, type Plan, type PlanSchedule } from "../playback/planner/index.js";
@@ -10,6 +8,7 @@ import {
   applyEnvelopeText,
   capReasons,
   checkEnvelope,
+  loadOpsPublicKey,
   MAX_ENVELOPE_BYTES,
   ScheduleStore,
   validateDocument,
@@ -17,34 +16,20 @@ import {
   type EnvelopeCheck,
 } from "../playback/schedule/index.js";
 import { openLedger, openLedgerReader } from "../proofs/open.js";
+import { readTrustedFile, TrustedFileError } from "../store/index.js";
 import { action, CliError, cliConfig, intOption, timeOption } from "./common.js";
 
 /**
  * A schedule file's bytes, at most MAX_ENVELOPE_BYTES + 1 of them: enough for the size check to
- * refuse a larger one without reading (or holding) the rest. A path that cannot be read delivered
- * nothing: an error, not a rejection.
+ * refuse a larger one without reading (or holding) the rest. A path that cannot be read (or is a
+ * FIFO, a device, a directory) delivered nothing: an error, not a rejection.
  */
 function readScheduleFile(path: string): Buffer {
-  let fd: number;
   try {
-    fd = openSync(path, "r");
+    return readTrustedFile(path, { maxBytes: MAX_ENVELOPE_BYTES, truncate: true });
   } catch (err) {
-    throw new CliError(`schedule ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  try {
-    const size = fstatSync(fd).isFile() ? fstatSync(fd).size : MAX_ENVELOPE_BYTES + 1;
-    const buffer = Buffer.alloc(Math.min(size, MAX_ENVELOPE_BYTES + 1));
-    let filled = 0;
-    while (filled < buffer.length) {
-      const n = readSync(fd, buffer, filled, buffer.length - filled, null);
-      if (n === 0) break;
-      filled += n;
-    }
-    return buffer.subarray(0, filled);
-  } catch (err) {
-    throw new CliError(`schedule ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  } finally {
-    closeSync(fd);
+    if (!(err instanceof TrustedFileError)) throw err;
+    throw new CliError(`schedule ${err.message}`);
   }
 }
 
@@ -100,7 +85,7 @@ function loadWarnings(file: string, raw: unknown, cmd: Command): string[] {
       currentVersion = null; // a damaged store does not block a load either
     }
     check = {
-      opsPublicKey: config.opsPublicKey ? loadPublicKey(config.opsPublicKey) : null,
+      opsPublicKey: loadOpsPublicKey(config),
       screenId: config.screenId,
       currentVersion,
       lastApplied: lastAppliedVersion(config),
@@ -146,7 +131,7 @@ export function registerScheduleCommands(program: Command): void {
         // A path that cannot be read delivered nothing; bytes that did arrive are judged (and a
         // rejection recorded) by applyEnvelopeText, JSON or not, too large or not.
         const text = readScheduleFile(file);
-        const opsPublicKey = config.opsPublicKey ? loadPublicKey(config.opsPublicKey) : null;
+        const opsPublicKey = loadOpsPublicKey(config);
         const { ledger, close } = openLedger(config);
         try {
           const store = new ScheduleStore({ path: agentPaths(config).scheduleFile });

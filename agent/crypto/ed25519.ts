@@ -3,6 +3,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { closeSync, existsSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { writeFileDurably } from "../store/durable-file.js";
+import { readTrustedFile, TrustedFileError } from "../store/trusted-file.js";
 import { canonicalBytes } from "./canonical.js";
 
 export class KeyError extends Error {
@@ -80,12 +81,17 @@ export function parsePublicKey(pem: string | Buffer, source = "public key"): Key
   return key;
 }
 
-export function loadPublicKey(path: string): KeyObject {
+/**
+ * A public key from a PEM file: a regular file of sane size. `trusted` (the ops key, whose holder
+ * can make this screen play anything) also refuses a file that group or others may write.
+ */
+export function loadPublicKey(path: string, opts: { trusted?: boolean } = {}): KeyObject {
   let pem: Buffer;
   try {
-    pem = readFileSync(path);
+    pem = readTrustedFile(path, { maxBytes: 64 * 1024, refuseWritableByOthers: opts.trusted ?? false });
   } catch (err) {
-    throw new KeyError(`cannot read public key ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    if (!(err instanceof TrustedFileError)) throw err;
+    throw new KeyError(`public key ${err.message}`);
   }
   return parsePublicKey(pem, path);
 }

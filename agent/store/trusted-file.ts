@@ -27,6 +27,11 @@ export interface TrustedReadOptions {
   maxBytes?: number;
   /** Refuse a file that group or others may write (config, keys): anyone could rewrite it. */
   refuseWritableByOthers?: boolean;
+  /**
+   * Instead of refusing a file over `maxBytes`, return its first `maxBytes + 1` bytes, so that a
+   * caller who judges what was delivered (a schedule) can reject it, and record why, itself.
+   */
+  truncate?: boolean;
 }
 
 /** What an errno means, in words a technician reads; the code stays in brackets for searches. */
@@ -61,7 +66,7 @@ function kindOf(st: Stats): string {
 /** Why the file behind `fd` may not be trusted, or null. */
 function statProblem(st: Stats, path: string, opts: Required<TrustedReadOptions>): TrustedFileError | null {
   if (!st.isFile()) return new TrustedFileError(`${path}: is ${kindOf(st)}, not a regular file`, "not a regular file");
-  if (st.size > opts.maxBytes) {
+  if (st.size > opts.maxBytes && !opts.truncate) {
     return new TrustedFileError(`${path}: is ${st.size} bytes, more than the ${opts.maxBytes} allowed`, "too large");
   }
   if (opts.refuseWritableByOthers && (st.mode & 0o022) !== 0) {
@@ -89,7 +94,11 @@ function openChecked(path: string, opts: Required<TrustedReadOptions>): number {
 }
 
 function withDefaults(options: TrustedReadOptions): Required<TrustedReadOptions> {
-  return { maxBytes: options.maxBytes ?? TRUSTED_FILE_MAX_BYTES, refuseWritableByOthers: options.refuseWritableByOthers ?? false };
+  return {
+    maxBytes: options.maxBytes ?? TRUSTED_FILE_MAX_BYTES,
+    refuseWritableByOthers: options.refuseWritableByOthers ?? false,
+    truncate: options.truncate ?? false,
+  };
 }
 
 /** The bytes of a trusted file: a regular file, at most `maxBytes`, checked on the descriptor read. */
@@ -97,14 +106,14 @@ export function readTrustedFile(path: string, options: TrustedReadOptions = {}):
   const opts = withDefaults(options);
   const fd = openChecked(path, opts);
   try {
-    return readUpTo(fd, path, opts.maxBytes);
+    return readUpTo(fd, path, opts.maxBytes, opts.truncate);
   } finally {
     closeSync(fd);
   }
 }
 
 /** Reads to the end, but never more than `max` bytes: the file may grow after fstat. */
-function readUpTo(fd: number, path: string, max: number): Buffer {
+function readUpTo(fd: number, path: string, max: number, truncate: boolean): Buffer {
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
@@ -118,6 +127,7 @@ function readUpTo(fd: number, path: string, max: number): Buffer {
     if (n === 0) return Buffer.concat(chunks, total);
     chunks.push(chunk.subarray(0, n));
     total += n;
+    if (total > max && truncate) return Buffer.concat(chunks, total);
     if (total > max) throw new TrustedFileError(`${path}: grew past the ${max} bytes allowed while being read`, "too large");
   }
 }

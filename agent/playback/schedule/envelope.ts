@@ -3,7 +3,8 @@
 // validated in full (bounded by limits.ts). All or nothing: a rejected envelope changes nothing,
 // and says every reason that could be known without trusting it.
 import type { KeyObject } from "node:crypto";
-import { verifyCanonical } from "../../crypto/index.js";
+import type { Config } from "../../config.js";
+import { loadPublicKey, verifyCanonical } from "../../crypto/index.js";
 import type { ScheduleDocument } from "./document.js";
 import { MAX_ISSUED_AHEAD_MS, MAX_VERSION_STEP } from "./limits.js";
 import { validateDocument, type Validation } from "./validate.js";
@@ -119,4 +120,12 @@ function signedBy(schedule: unknown, sig: unknown, key: KeyObject): boolean {
   } catch {
     return false; // a value with no canonical form (or a sig that is not a string) cannot carry a valid signature
   }
+}
+
+/**
+ * The configured ops key, read as a trusted file (whoever can rewrite it can make this screen play
+ * anything), or null when none is configured: then nothing can be accepted.
+ */
+export function loadOpsPublicKey(config: Pick<Config, "opsPublicKey">): KeyObject | null {
+  return config.opsPublicKey ? loadPublicKey(config.opsPublicKey, { trusted: true }) : null;
 }
