@@ -164,7 +164,12 @@ export class BrightnessScheduler {
 
   /** Changes are serialised: a transition and an override never race each other to the controller. */
   private evaluate(): Promise<void> {
-    this.busy = this.busy.then(() => this.applyNow());
+    // A step that throws must not leave the chain rejected: every later change would then be
+    // skipped, and brightness control would be over for good. Log it, and try again later.
+    this.busy = this.busy.then(() => this.applyNow()).catch((err: unknown) => {
+      this.deps.log.error({ err }, "brightness step failed; retrying");
+      this.scheduleNext(this.deps.clock.now(), this.deps.retryMs ?? 30_000);
+    });
     return this.busy;
   }
 
@@ -188,7 +193,7 @@ export class BrightnessScheduler {
       } catch (err) {
         retryIn = this.deps.retryMs ?? 30_000;
         this.mustApply = true;
-        this.emit({ type: "brightness.failed", at: this.deps.clock.now(), percent: target.percent, source: target.source, reason: (err as Error).message, retryInMs: retryIn });
+        this.emit({ type: "brightness.failed", at: this.deps.clock.now(), percent: target.percent, source: target.source, reason: err instanceof Error ? err.message : String(err), retryInMs: retryIn });
       }
     }
     this.scheduleNext(now, retryIn);

@@ -145,3 +145,34 @@ describe("BrightnessScheduler", () => {
     h.scheduler.stop();
   });
 });
+
+describe("BrightnessScheduler keeps going after anything goes wrong", () => {
+  it("a controller that rejects with no error at all does not stop brightness control for good", async () => {
+    const time = new FakeTime(at("2025-06-01T12:00"));
+    const applied: number[] = [];
+    const events: BrightnessEvent[] = [];
+    let failures = 1;
+    const scheduler = new BrightnessScheduler({
+      controller: {
+        setBrightness: (p: number) => {
+          // A driver bug: a rejection carrying nothing (not an Error).
+          if (failures-- > 0) return Promise.reject(undefined as unknown as Error);
+          applied.push(p);
+          return Promise.resolve();
+        },
+      },
+      clock: time,
+      timers: time,
+      log: silentLogger(),
+      onEvent: (e) => events.push(e),
+    });
+    await scheduler.setSchedule(DAY_NIGHT, TZ);
+    await scheduler.start();
+    expect(events[0]).toMatchObject({ type: "brightness.failed", percent: 85, reason: "undefined" });
+    await time.advance(30_000);
+    expect(applied).toEqual([85]);
+    await time.advance(7 * 3600_000); // past 18:30
+    expect(applied).toEqual([85, 35]);
+    scheduler.stop();
+  });
+});
