@@ -1,12 +1,16 @@
 // Planner figures: time to plan 24 h for 50, 500 and 2,000 campaigns (target ≤ 200 ms at 500,
 // also cold: the first plan in a fresh process), a month of 200 campaigns with and without
-// dayparts (targets ≤ 5 s and ≤ 300 MB peak RSS, each in a process of its own), and what the plan
-// delivers against a naive round-robin baseline on the same random schedules.
+// dayparts (targets ≤ 5 s and ≤ 300 MB peak RSS, each in a process of its own), the same for a
+// realistic heavy month through `schedule plan`'s own steps (validate, plan, JSON), the time per
+// planned hour at the schedule limits, and what the plan delivers against a naive round-robin
+// baseline on the same random schedules.
 // `node planner.js child HOURS CAMPAIGNS DAYPARTS` plans once cold and once warm and prints JSON.
 import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { plan, type Plan, type PlanCampaign, type PlanItem, type PlanSchedule } from "../agent/playback/planner/index.js";
+import { validateDocument } from "../agent/playback/schedule/index.js";
 import type { BenchReport } from "./report.js";
 
 const H = 3_600_000;
@@ -28,7 +32,7 @@ function rng(seed: number): () => number {
 /** Which campaigns get a daypart: half of them (the 24 h figures), none, or every one. */
 type Dayparts = "half" | "none" | "all";
 
-function randomSchedule(n: number, seed: number, dayparts: Dayparts = "half"): PlanSchedule {
+export function randomSchedule(n: number, seed: number, dayparts: Dayparts = "half"): PlanSchedule {
   const r = rng(seed);
   const pick = <T>(list: T[]): T => list[Math.floor(r() * list.length)];
   const campaigns: PlanCampaign[] = [];
@@ -55,6 +59,57 @@ function randomSchedule(n: number, seed: number, dayparts: Dayparts = "half"): P
     });
   }
   return { version: 1, timezone: "Asia/Shanghai", creatives, campaigns, fill: ["house"] };
+}
+
+const MONTH_FROM = Date.parse("2026-11-30T16:00:00Z"); // 2026-12-01 00:00 in Asia/Shanghai
+const SHA = "0".repeat(64);
+const DAYPARTS = [
+  { days: [1, 2, 3, 4, 5], from: "07:00", to: "09:30" },
+  { days: [1, 2, 3, 4, 5, 6, 7], from: "11:30", to: "14:00" },
+  { days: [1, 2, 3, 4, 5, 6, 7], from: "17:30", to: "22:00" },
+  { days: [5, 6], from: "20:00", to: "02:00" },
+  { days: [6, 7], from: "09:00", to: "18:00" },
+];
+const local = (day: number, hhmm: string): string => `2026-12-${String(day).padStart(2, "0")}T${hhmm}:00+08:00`;
+
+/**
+ * A month as a busy screen sells it, modelled on deploy/examples/schedule.json: 200 campaigns of
+ * 2–12 plays an hour (some per day), most in two or three dayparts, with categories and
+ * separateFrom, a third owed make-goods, buyouts, lunch bursts of 30–60 plays an hour, and
+ * whole-screen, per-campaign and blackout suspensions. Oversold at peak, as real screens are.
+ */
+export function heavyMonthSchedule(n: number, seed = 7): Record<string, unknown> {
+  const r = rng(seed);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(r() * list.length)];
+  const creatives = [{ id: "house-30", url: "file:///house/loop-30.mp4", sha256: SHA, durationMs: 30_000, approved: true }];
+  const campaigns: Record<string, unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = `c${i}`;
+    const versions = 1 + Math.floor(r() * 3);
+    const ids = Array.from({ length: versions }, (_, v) => `${id}-v${v}`);
+    for (const cid of ids) creatives.push({ id: cid, url: `https://cdn.example/${cid}.mp4`, sha256: SHA, durationMs: pick([10_000, 15_000, 15_000, 30_000]), approved: r() > 0.03 });
+    const startDay = 1 + Math.floor(r() * 10);
+    const base = { id, customer: `cust${i % 60}`, category: pick(CATEGORIES), creatives: ids, separateFrom: r() < 0.4 ? [pick(CATEGORIES.slice(1)), pick(CATEGORIES.slice(1))] : [] };
+    const kind = i % 50 === 7 ? "buyout" : i % 20 === 3 ? "burst" : r() < 0.2 ? "daily" : "hourly";
+    const parts = [...DAYPARTS].sort(() => r() - 0.5).slice(0, 1 + Math.floor(r() * 3));
+    if (kind === "buyout") {
+      const day = 2 + (i % 25);
+      campaigns.push({ ...base, start: local(day, "00:00"), end: local(day + 3, "00:00"), dayparts: [{ days: [1, 2, 3, 4, 5, 6, 7], from: `${10 + (i % 8)}:00`, to: `${11 + (i % 8)}:00` }], exclusive: true, priority: 9 });
+    } else if (kind === "burst") {
+      campaigns.push({ ...base, start: local(startDay, "00:00"), end: local(startDay + 7, "00:00"), dayparts: [{ days: [1, 2, 3, 4, 5], from: "12:00", to: "12:30" }], playsPerHour: 30 + Math.floor(r() * 31), priority: 8 });
+    } else {
+      const quota = kind === "daily" ? { playsPerDay: 20 + Math.floor(r() * 120) } : { playsPerHour: 2 + Math.floor(r() * 11) };
+      campaigns.push({ ...base, start: local(startDay, "00:00"), end: r() < 0.7 ? "2027-01-01T00:00:00+08:00" : local(startDay + 14, "00:00"), dayparts: r() < 0.85 ? parts : undefined, ...quota, priority: Math.floor(r() * 8), makeGood: r() < 0.33 });
+    }
+  }
+  const suspensions: Record<string, unknown>[] = [];
+  for (let day = 2; day <= 30; day += 7) suspensions.push({ from: local(day, "03:00"), to: local(day, "05:00"), reason: "weekly maintenance", campaigns: null });
+  suspensions.push({ from: local(12, "19:00"), to: local(12, "21:30"), reason: "city event", campaigns: null, blackout: true });
+  for (let k = 0; k < 10; k++) {
+    const day = 1 + Math.floor(r() * 28);
+    suspensions.push({ from: local(day, "08:00"), to: local(day + 1, "20:00"), reason: "creative under review", campaigns: [`c${Math.floor(r() * n)}`, `c${Math.floor(r() * n)}`] });
+  }
+  return { kind: "ledagent.schedule/v1", screen: "bench-001", version: 1, issuedAt: "2026-11-20T00:00:00Z", timezone: "Asia/Shanghai", creatives, campaigns, fill: ["house-30"], suspensions, brightness: [] };
 }
 
 /** The baseline: every active campaign in turn, back to back, fill only when none is active. */
@@ -184,8 +239,42 @@ function coldAndMonth(report: BenchReport): void {
   }
 }
 
+interface HeavyResult {
+  coldMs: number;
+  validateMs: number;
+  planMs: number;
+  jsonMs: number;
+  items: number;
+  maxRssMiB: number;
+}
+
+/** The heavy month as `schedule plan --schedule F --hours 744 --json` makes it, each run in a fresh process. */
+function heavyMonth(report: BenchReport): void {
+  const script = fileURLToPath(import.meta.url);
+  const runs = [0, 1].map(() => JSON.parse(execFileSync(process.execPath, [script, "heavy", "744", "200"], { encoding: "utf8" })) as HeavyResult);
+  const ms = median(runs.map((r) => r.coldMs));
+  const rss = Math.max(...runs.map((r) => r.maxRssMiB));
+  const parts = `validate ${median(runs.map((r) => r.validateMs)).toFixed(0)} ms, plan ${median(runs.map((r) => r.planMs)).toFixed(0)} ms, JSON ${median(runs.map((r) => r.jsonMs)).toFixed(0)} ms`;
+  report.figure("planner", "schedule plan 744h, 200 realistic campaigns, cold", ms, "ms", `median of 2 fresh processes, ${runs[0].items} items (${parts}); target ≤ 5000 ms: ${met(ms, 5000)}`);
+  report.figure("planner", "schedule plan 744h, 200 realistic campaigns, peak RSS", rss, "MiB", `largest of 2 processes; target ≤ 300 MB: ${met(rss * 1.048576, 300)}`);
+}
+
+/** The schedule limits (2,000 campaigns, 36,000 plays an hour summed): milliseconds per planned hour. */
+function atTheLimits(report: BenchReport): void {
+  const schedule = randomSchedule(2000, 3000, "none");
+  const campaigns = schedule.campaigns.map((c) => ({ ...c, playsPerHour: 18 }));
+  const limit = { ...schedule, campaigns };
+  const hours = 3;
+  const started = performance.now();
+  const p = plan({ schedule: limit, from: FROM, to: FROM + hours * H });
+  const perHour = (performance.now() - started) / hours;
+  report.figure("planner", "plan at the limits (2,000 campaigns × 18 plays/h), per planned hour", perHour, "ms", `${hours} h planned, ${p.items.length} items, ${p.shortfalls.length} short periods`);
+}
+
 export async function bench(report: BenchReport): Promise<void> {
   coldAndMonth(report);
+  heavyMonth(report);
+  atTheLimits(report);
   for (const n of [50, 500, 2000]) {
     const schedule = randomSchedule(n, 1000 + n);
     plan({ schedule, from: FROM, to: FROM + H }); // warm up the JIT on this shape
@@ -210,6 +299,29 @@ export async function bench(report: BenchReport): Promise<void> {
   }
 }
 
-if (process.argv[2] === "child" && process.argv[1] === fileURLToPath(import.meta.url)) {
-  runChild(Number(process.argv[3]), Number(process.argv[4]), process.argv[5] as Dayparts);
+/**
+ * The heavy month through `schedule plan --schedule F --json`'s own steps: the file's text parsed,
+ * the document validated, the plan made and written out as JSON.
+ */
+function runHeavyChild(hours: number, n: number): void {
+  const text = JSON.stringify(heavyMonthSchedule(n));
+  const started = performance.now();
+  const validation = validateDocument(JSON.parse(text));
+  if (!validation.ok) throw new Error(`heavy schedule refused: ${validation.problems.slice(0, 3).join("; ")}`);
+  const validatedAt = performance.now();
+  const result = plan({ schedule: validation.document, from: MONTH_FROM, to: MONTH_FROM + hours * H });
+  const plannedAt = performance.now();
+  const bytes = JSON.stringify({ ...result, warnings: [] }, null, 2).length;
+  const done = performance.now();
+  const maxRssMiB = process.resourceUsage().maxRSS / 1024;
+  const out = { coldMs: done - started, validateMs: validatedAt - started, planMs: plannedAt - validatedAt, jsonMs: done - plannedAt, items: result.items.length, shortfalls: result.shortfalls.length, bends: result.bends.length, bytes, maxRssMiB };
+  process.stdout.write(JSON.stringify(out) + "\n");
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [mode, a, b, c] = process.argv.slice(2);
+  if (mode === "child") runChild(Number(a), Number(b), c as Dayparts);
+  if (mode === "heavy") runHeavyChild(Number(a), Number(b));
+  // The heavy month as a bare document, to plan with `ledagent schedule plan --schedule F`.
+  if (mode === "write-heavy") writeFileSync(a, JSON.stringify(heavyMonthSchedule(Number(b ?? 200))));
 }

@@ -155,7 +155,8 @@ export function buildContext(input: PlannerInput): PlanContext {
       .map((s) => ({ from: s.from, to: s.to, reason: `suspension: ${s.reason}` }));
     const others = buyoutBlocks.filter((b) => b.exclusiveOf !== r);
     r.blocks = [...screenBlocks, ...own, ...others].sort((a, b) => a.from - b.from);
-    r.airable = subtract(r.active, mergeIntervals(r.blocks.map((b) => [b.from, b.to])));
+    // Unblocked, airable is active itself: demands then know without measuring that nothing blocks it.
+    if (r.blocks.length > 0) r.airable = subtract(r.active, mergeIntervals(r.blocks.map((b) => [b.from, b.to])));
   }
 
   const regimes = buildRegimes(input.from, span[1], stops, exclusives);

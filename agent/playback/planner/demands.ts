@@ -3,10 +3,12 @@
 import type { PlanContext, Runner } from "./context.js";
 import { blockReason, evenWindows, slotWindows } from "./slots.js";
 import {
+  clip,
   daypartIntervals,
   daysOverlapping,
   hoursOverlapping,
   intersect,
+  lengthWithin,
   parseInstant,
   totalLength,
   type Interval,
@@ -62,8 +64,7 @@ export function addReason(period: Period, reason: string): void {
 export function contracted(runner: Runner, kind: "hour" | "day", start: number, end: number, zone: string, notBefore = -Infinity, notAfter = Infinity): number {
   const c = runner.campaign;
   if (c.exclusive) return 0;
-  const active = intersect(runner.active, [[Math.max(start, notBefore), Math.min(end, notAfter)]]);
-  const length = totalLength(active);
+  const length = lengthWithin(runner.active, Math.max(start, notBefore), Math.min(end, notAfter));
   if (length === 0) return 0;
   if (kind === "hour") return Math.round((c.playsPerHour ?? 0) * (length / HOUR_MS));
   const dayparts = totalLength(daypartIntervals(c, start, end, zone));
@@ -89,19 +90,21 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
     if (c.exclusive) continue;
     const kind = c.playsPerHour !== undefined ? "hour" : c.playsPerDay !== undefined ? "day" : null;
     if (!kind) continue;
-    const spans: Interval[] = kind === "hour" ? hours.map((h) => [h, h + HOUR_MS]) : days;
-    for (const [start, end] of spans) {
+    const counts = input.delivered?.get(c.id);
+    const count = kind === "hour" ? hours.length : days.length;
+    for (let i = 0; i < count; i++) {
+      const start = kind === "hour" ? hours[i] : days[i][0];
+      const end = kind === "hour" ? start + HOUR_MS : days[i][1];
       const n = contracted(runner, kind, start, end, ctx.zone);
       if (n === 0) continue;
-      const counts = input.delivered?.get(c.id);
-      const active = intersect(runner.active, [[start, end]]);
+      const active = clip(runner.active, start, end);
       const contract = evenWindows(active, n);
       const delivered = deliveredIn(counts, start, end);
       const period: Period = { runner, kind, start, end, contracted: n, delivered, planned: 0, expired: 0, dropped: 0, reasons: [], contract, nextK: 0 };
       periods.push(period);
       // Items start no earlier than the plan: the part of a period before `from` is history.
-      const legal = intersect(runner.airable, [[Math.max(start, input.from), end]]);
-      const blocked = totalLength(intersect(runner.airable, [[start, end]])) < totalLength(active);
+      const legal = clip(runner.airable, Math.max(start, input.from), end);
+      const blocked = runner.airable !== runner.active && lengthWithin(runner.airable, start, end) < totalLength(active);
       // Without history, windows already past are taken as played; with it, what is missing is caught up.
       const remaining = history
         ? Math.max(0, n - period.delivered)

@@ -118,7 +118,40 @@ export function subtract(a: readonly Interval[], cut: readonly Interval[]): Inte
 }
 
 export function totalLength(list: readonly Interval[]): number {
-  return list.reduce((sum, [a, b]) => sum + (b - a), 0);
+  let sum = 0;
+  for (const [a, b] of list) sum += b - a;
+  return sum;
+}
+
+/** The first interval of a sorted, disjoint list that ends after t (its length when none does). */
+function firstEndingAfter(list: readonly Interval[], t: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid][1] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** intersect(list, [[from, to]]) for a sorted, disjoint list, found by binary search: the planner
+ * asks it once or more per campaign-period, and most periods miss most of a campaign's dayparts. */
+export function clip(list: readonly Interval[], from: number, to: number): Interval[] {
+  const out: Interval[] = [];
+  for (let i = firstEndingAfter(list, from); i < list.length && list[i][0] < to; i++) {
+    const lo = Math.max(list[i][0], from);
+    const hi = Math.min(list[i][1], to);
+    if (hi > lo) out.push([lo, hi]);
+  }
+  return out;
+}
+
+/** totalLength(clip(list, from, to)) without building the list. */
+export function lengthWithin(list: readonly Interval[], from: number, to: number): number {
+  let sum = 0;
+  for (let i = firstEndingAfter(list, from); i < list.length && list[i][0] < to; i++) sum += Math.max(0, Math.min(list[i][1], to) - Math.max(list[i][0], from));
+  return sum;
 }
 
 /** A local day: its start, the next day's start, its ISO weekday, and whether its offset never changes. */
@@ -207,6 +240,29 @@ export function nextInside(list: readonly Interval[], t: number): number {
   return Infinity;
 }
 
+// toIso formats every item's start: a month's plan has some 200,000 of them. The date part is the
+// same for a whole UTC day, so it is formatted once per day and the time of day by arithmetic.
+const DAY_MS = 86_400_000;
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
+let isoDay = NaN;
+let isoDate = "";
+
+/** UTC RFC 3339 with milliseconds, exactly as Date#toISOString writes it. */
 export function toIso(ms: number): string {
-  return new Date(ms).toISOString();
+  const day = Math.floor(ms / DAY_MS) * DAY_MS;
+  // Years outside 0000–9999 are written with a sign and six digits: leave those to Date.
+  if (!Number.isInteger(ms) || ms < -62_167_219_200_000 || ms >= 253_402_300_800_000) return new Date(ms).toISOString();
+  if (day !== isoDay) {
+    isoDay = day;
+    isoDate = new Date(day).toISOString().slice(0, 11);
+  }
+  let rest = ms - day;
+  const milli = rest % 1000;
+  rest = (rest - milli) / 1000;
+  const second = rest % 60;
+  rest = (rest - second) / 60;
+  const minute = rest % 60;
+  const hour = (rest - minute) / 60;
+  return `${isoDate}${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[second]}.${THREE_DIGITS[milli]}Z`;
 }
