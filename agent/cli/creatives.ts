@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import { Presets, SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
-import { silentLogger } from "../log.js";
+import { commandLogger } from "../log.js";
 import { agentPaths } from "../paths.js";
 import {
   CreativePipeline,
@@ -46,7 +46,7 @@ async function withPipeline<T>(config: Config, work: (pipeline: CreativePipeline
   let db: Db | null = null;
   try {
     db = openDatabase(paths.database);
-    return await work(new CreativePipeline({ config, db, creativesDir: paths.creativesDir, tools, log: silentLogger() }));
+    return await work(new CreativePipeline({ config, db, creativesDir: paths.creativesDir, tools, log: commandLogger(config.logLevel) }));
   } catch (err) {
     // A broken ffmpeg/ffprobe or disk is not the creative's fault: no "refused" for those.
     if (err instanceof CreativeRejected && err.reason === "tool-failed") {
