@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { EntryTracker, type ItemOutcome, type PlayItem } from "../../../agent/playback/player/entries.js";
+import { fileOptions, mpvArgs } from "../../../agent/playback/player/index.js";
+
+const at = (ms: number) => ({ wallMs: 1_800_000_000_000 + ms, monoMs: ms });
+const item = (id: string): PlayItem => ({ id, file: `/c/${id}.mp4`, kind: "video" });
+const summary = (outs: ItemOutcome[]) =>
+  outs.map((o) => (o.type === "ended" ? `ended ${o.event.item.id} ${o.event.reason}` : `${o.type} ${o.event.item.id}`));
+
+describe("EntryTracker: mpv events to items", () => {
+  it("maps queued items by playlist entry id, the same file twice included", () => {
+    const t = new EntryTracker();
+    const a = t.appended({ ...item("a"), file: "/c/same.mp4" });
+    const b = t.appended({ ...item("b"), file: "/c/same.mp4" });
+    expect(t.assigned(a, 1, false)).toEqual([]);
+    expect(t.assigned(b, 2, false)).toEqual([]);
+    const outs = [
+      ...t.onEvent("start-file", { playlist_entry_id: 1 }, at(0)),
+      ...t.onEvent("file-loaded", {}, at(5)),
+      ...t.onEvent("playback-restart", {}, at(10)),
+      ...t.onEvent("end-file", { reason: "eof", playlist_entry_id: 1 }, at(2010)),
+      ...t.onEvent("start-file", { playlist_entry_id: 2 }, at(2011)),
+      ...t.onEvent("playback-restart", {}, at(2015)),
+      ...t.onEvent("playback-restart", {}, at(2500)), // a seek: not a second start
+      ...t.onEvent("end-file", { reason: "eof", playlist_entry_id: 2 }, at(4015)),
+    ];
+    expect(summary(outs)).toEqual(["started a", "ended a eof", "started b", "ended b eof"]);
+    const endedA = outs[1];
+    expect(endedA.type === "ended" && endedA.event.startedAt).toEqual(at(10));
+    expect(t.pending()).toEqual([]);
+  });
+
+  it("keeps events that arrive before the loadfile reply and replays them", () => {
+    const t = new EntryTracker();
+    const a = t.appended(item("a"));
+    expect(t.onEvent("start-file", { playlist_entry_id: 9 }, at(0))).toEqual([]);
+    expect(t.onEvent("playback-restart", {}, at(3))).toEqual([]);
+    expect(summary(t.assigned(a, 9, false))).toEqual(["started a"]);
+  });
+
+  it("an unreadable file ends with error, mpv's reason, and no start", () => {
+    const t = new EntryTracker();
+    const a = t.appended(item("a"));
+    t.assigned(a, 3, false);
+    t.onEvent("start-file", { playlist_entry_id: 3 }, at(0));
+    const [out] = t.onEvent("end-file", { reason: "error", playlist_entry_id: 3, file_error: "unrecognized file format" }, at(4));
+    expect(out).toEqual({ type: "ended", event: { item: a.item, reason: "error", at: at(4), startedAt: null, error: "unrecognized file format" } });
+  });
+
+  it("a replace discards what was queued and not started once mpv confirms it", () => {
+    const t = new EntryTracker();
+    const a = t.appended(item("a"));
+    const b = t.appended(item("b"));
+    t.assigned(a, 1, false);
+    t.assigned(b, 2, false);
+    t.onEvent("start-file", { playlist_entry_id: 1 }, at(0));
+    t.onEvent("playback-restart", {}, at(1));
+    const c = t.replaced(item("c"));
+    const later = t.appended(item("d")); // queued after the replace: kept
+    expect(summary(t.assigned(c, 3, true))).toEqual(["discarded b"]);
+    t.assigned(later, 4, false);
+    expect(summary(t.onEvent("end-file", { reason: "stop", playlist_entry_id: 1 }, at(50)))).toEqual(["ended a stop"]);
+    expect(t.pending().map((i) => i.id)).toEqual(["c", "d"]);
+  });
+
+  it("knows which finished entries lead mpv's playlist, for pruning", () => {
+    const t = new EntryTracker();
+    const slots = ["a", "b", "c"].map((id) => t.appended(item(id)));
+    slots.forEach((s, i) => t.assigned(s, i + 1, false));
+    expect(t.finishedBefore(3)).toBe(2);
+    t.removedFromFront(2);
+    expect(t.finishedBefore(3)).toBe(0);
+    expect(t.finishedBefore(99)).toBe(0);
+  });
+
+  it("a death ends what played with error and discards the rest", () => {
+    const t = new EntryTracker();
+    const a = t.appended(item("a"));
+    const b = t.appended(item("b"));
+    t.assigned(a, 1, false);
+    t.assigned(b, 2, false);
+    t.onEvent("start-file", { playlist_entry_id: 1 }, at(0));
+    t.onEvent("playback-restart", {}, at(1));
+    const outs = t.lost(at(700), "error", "mpv exited (SIGKILL)");
+    expect(summary(outs)).toEqual(["ended a error", "discarded b"]);
+    expect(outs[0].type === "ended" && outs[0].event.error).toBe("mpv exited (SIGKILL)");
+    expect(t.pending()).toEqual([]);
+  });
+});
+
+describe("mpv's command line and per-file options", () => {
+  const base = { socketPath: "/run/x/mpv.sock", panel: { width: 640, height: 320 }, output: { x: 1920, y: 0 }, audio: false };
+  it("headless: null outputs, no window; on screen: a borderless window at the panel's place", () => {
+    const headless = mpvArgs({ ...base, headless: true });
+    expect(headless).toEqual(expect.arrayContaining(["--vo=null", "--ao=null", "--idle=yes", "--keep-open=no", "--no-audio", "--geometry=640x320+1920+0"]));
+    expect(headless).not.toContain("--force-window=yes");
+    const shown = mpvArgs({ ...base, headless: false, audio: true, output: { x: -10, y: 5 } });
+    expect(shown).toEqual(expect.arrayContaining(["--force-window=yes", "--border=no", "--osd-level=0", "--geometry=640x320-10+5"]));
+    expect(shown).not.toContain("--no-audio");
+    expect(shown.some((a) => a.startsWith("--vo="))).toBe(false);
+  });
+
+  it("a still carries its duration; a video none; a still without one is refused", () => {
+    expect(fileOptions({ id: "s", file: "/s.png", kind: "still", durationMs: 2500 })).toBe("image-display-duration=2.500");
+    expect(fileOptions(item("v"))).toBe("");
+    expect(() => fileOptions({ id: "s", file: "/s.png", kind: "still" })).toThrow(/positive durationMs/);
+  });
+});

@@ -1,0 +1,191 @@
+// The player against a real mpv, headless (--vo=null --ao=null, decoding in real time), with
+// clips ffmpeg makes here. Time bounds are generous: the machine is shared.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../../../agent/log.js";
+import { Player, type DiscardedEvent, type EndedEvent, type PlayItem, type StartedEvent } from "../../../agent/playback/player/index.js";
+import { tempDir } from "../../helpers/tmp.js";
+
+const tmp = tempDir("ledagent-player-");
+const clip = (name: string) => join(tmp.dir, name);
+
+function makeClip(name: string, seconds: number): void {
+  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", `testsrc=size=64x32:rate=30`, "-t", String(seconds), "-pix_fmt", "yuv420p", clip(name)]);
+}
+
+beforeAll(() => {
+  makeClip("one.mp4", 1);
+  makeClip("long.mp4", 8);
+  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x32", "-frames:v", "1", clip("still.png")]);
+  writeFileSync(clip("corrupt.mp4"), Buffer.alloc(4096, 0x5a));
+});
+afterAll(() => tmp.cleanup());
+
+type Seen = { type: string; id: string; at?: number; detail?: string };
+
+function watch(player: Player): { seen: Seen[]; ended: EndedEvent[]; started: StartedEvent[]; discarded: DiscardedEvent[] } {
+  const log = { seen: [] as Seen[], ended: [] as EndedEvent[], started: [] as StartedEvent[], discarded: [] as DiscardedEvent[] };
+  player.on("started", (e) => {
+    log.started.push(e);
+    log.seen.push({ type: "started", id: e.item.id, at: e.at.monoMs });
+  });
+  player.on("ended", (e) => {
+    log.ended.push(e);
+    log.seen.push({ type: "ended", id: e.item.id, at: e.at.monoMs, detail: e.reason });
+  });
+  player.on("discarded", (e) => {
+    log.discarded.push(e);
+    log.seen.push({ type: "discarded", id: e.item.id, detail: e.why });
+  });
+  return log;
+}
+
+async function until(what: string, test: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function newPlayer(name: string): Player {
+  const dir = mkdtempSync(join(tmp.dir, `run-${name}-`));
+  return new Player({
+    mpvPath: "mpv", runDir: dir, panel: { width: 64, height: 32 }, output: { x: 0, y: 0 },
+    headless: true, audio: false, log: silentLogger(), restartDelayMs: 100,
+  });
+}
+
+const video = (id: string, name = "one.mp4"): PlayItem => ({ id, file: clip(name), kind: "video" });
+
+function mpvRunning(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("Player with a real mpv", () => {
+  it("plays queued items in order, each started then ended at eof, with plausible durations and no gap", async () => {
+    const player = newPlayer("order");
+    const log = watch(player);
+    await player.start();
+    try {
+      await player.queue(video("v1"));
+      await player.queue({ id: "s1", file: clip("still.png"), kind: "still", durationMs: 700 });
+      await player.queue(video("v2"));
+      await until("three ends", () => log.ended.length === 3);
+      expect(log.seen.map((s) => `${s.type} ${s.id}${s.detail ? ` ${s.detail}` : ""}`)).toEqual([
+        "started v1", "ended v1 eof", "started s1", "ended s1 eof", "started v2", "ended v2 eof",
+      ]);
+      const durations = log.ended.map((e) => e.at.monoMs - (e.startedAt?.monoMs ?? NaN));
+      expect(durations[0]).toBeGreaterThan(700);
+      expect(durations[0]).toBeLessThan(1600);
+      expect(durations[1]).toBeGreaterThan(500);
+      expect(durations[1]).toBeLessThan(1300);
+      // The queued transition happens inside mpv: end of one to first frame of the next.
+      for (let i = 0; i < 2; i++) expect(log.started[i + 1].at.monoMs - log.ended[i].at.monoMs).toBeLessThan(250);
+      expect(Math.abs(log.started[0].at.wallMs - Date.now())).toBeLessThan(15_000);
+      expect(player.pending()).toEqual([]);
+    } finally {
+      await player.close();
+    }
+  });
+
+  it("play() interrupts what plays (ended: stop) and drops what was queued", async () => {
+    const player = newPlayer("interrupt");
+    const log = watch(player);
+    await player.start();
+    try {
+      await player.queue(video("long", "long.mp4"));
+      await player.queue(video("next"));
+      await until("long started", () => log.started.length === 1);
+      await new Promise((r) => setTimeout(r, 300));
+      await player.play(video("now"));
+      await until("now ended", () => log.ended.some((e) => e.item.id === "now"));
+      expect(log.ended[0]).toMatchObject({ item: { id: "long" }, reason: "stop" });
+      expect(log.discarded).toEqual([{ item: video("next"), why: "replaced" }]);
+      expect(log.ended[1]).toMatchObject({ item: { id: "now" }, reason: "eof" });
+    } finally {
+      await player.close();
+    }
+  });
+
+  it("an unreadable file ends with error and mpv's reason, and the next item still plays", async () => {
+    const player = newPlayer("corrupt");
+    const log = watch(player);
+    await player.start();
+    try {
+      await player.queue(video("bad", "corrupt.mp4"));
+      await player.queue(video("good"));
+      await until("two ends", () => log.ended.length === 2);
+      expect(log.ended[0]).toMatchObject({ item: { id: "bad" }, reason: "error", startedAt: null, error: "unrecognized file format" });
+      expect(log.ended[1]).toMatchObject({ item: { id: "good" }, reason: "eof" });
+    } finally {
+      await player.close();
+    }
+  });
+
+  it("mpv killed mid-play: the item ends with error, died then restarted, and it plays again", async () => {
+    const player = newPlayer("kill");
+    const log = watch(player);
+    const deaths: string[] = [];
+    let restarts = 0;
+    player.on("died", (e) => deaths.push(e.error));
+    player.on("restarted", () => restarts++);
+    await player.start();
+    try {
+      await player.queue(video("long", "long.mp4"));
+      await player.queue(video("after"));
+      await until("long started", () => log.started.length === 1);
+      const pid = mpvPids(player.socketPath)[0];
+      process.kill(pid, "SIGKILL");
+      await until("restarted", () => restarts === 1);
+      expect(deaths).toEqual(["mpv exited (SIGKILL)"]);
+      expect(log.ended[0]).toMatchObject({ item: { id: "long" }, reason: "error", error: "mpv exited (SIGKILL)" });
+      expect(log.discarded).toEqual([{ item: video("after"), why: "mpv exited (SIGKILL)" }]);
+      await player.queue(video("again"));
+      await until("again ended", () => log.ended.some((e) => e.item.id === "again"));
+      expect(log.ended.at(-1)).toMatchObject({ item: { id: "again" }, reason: "eof" });
+    } finally {
+      await player.close();
+    }
+  });
+
+  it("stop() ends what plays with stop; close() leaves no mpv and no socket", async () => {
+    const player = newPlayer("close");
+    const log = watch(player);
+    await player.start();
+    const pids = mpvPids(player.socketPath);
+    expect(pids).toHaveLength(1);
+    await player.queue(video("long", "long.mp4"));
+    await until("long started", () => log.started.length === 1);
+    await player.stop();
+    await until("long ended", () => log.ended.length === 1);
+    expect(log.ended[0]).toMatchObject({ item: { id: "long" }, reason: "stop" });
+    await player.queue(video("last", "long.mp4"));
+    await until("last started", () => log.started.length === 2);
+    await player.close();
+    expect(log.ended[1]).toMatchObject({ item: { id: "last" }, reason: "quit" });
+    expect(existsSync(player.socketPath)).toBe(false);
+    expect(mpvRunning(pids[0])).toBe(false);
+    expect(mpvPids(player.socketPath)).toEqual([]);
+    await expect(player.queue(video("late"))).rejects.toThrow(/not available: closed/);
+  });
+});
+
+/** The pids of mpv processes serving this socket, found by their command line. */
+function mpvPids(socketPath: string): number[] {
+  let out: string;
+  try {
+    out = execFileSync("pgrep", ["-f", "--", `--input-ipc-server=${socketPath}`], { encoding: "utf8" });
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+  return out.trim().split("\n").filter(Boolean).map(Number);
+}
