@@ -78,6 +78,11 @@ function deliveredIn(counts: DeliveredCounts | undefined, start: number, end: nu
   return n;
 }
 
+/** A demand in the one shape every demand has (why included), so the placement loop sees one hidden class. */
+function demand(runner: Runner, k: number, period: Period, from: number, to: number, expires: number, moveReason: string | undefined): Demand {
+  return { runner, k, period, from, to: Math.max(to, from + 1), expires, moveReason, why: undefined };
+}
+
 /** Periods (hours or days) of every quota campaign overlapping the window, with their demands. */
 export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: Period[]; demands: Demand[] } {
   const periods: Period[] = [];
@@ -128,8 +133,13 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       const first = n - remaining;
       period.nextK = first;
       const expires = legal[legal.length - 1][1];
-      for (const slot of slotWindows(runner, contract, first, legal, input.from, !blocked && start >= input.from)) {
-        demands.push({ runner, k: slot.k, period, from: slot.from, to: Math.max(slot.to, slot.from + 1), expires, moveReason: slot.moveReason });
+      if (!blocked && start >= input.from) {
+        // Untouched (no block, wholly ahead): every play keeps its contractual window, no Slot needed.
+        for (let k = first; k < n; k++) demands.push(demand(runner, k, period, contract[k][0], contract[k][1], expires, undefined));
+        continue;
+      }
+      for (const slot of slotWindows(runner, contract, first, legal, input.from, false)) {
+        demands.push(demand(runner, slot.k, period, slot.from, slot.to, expires, slot.moveReason));
       }
     }
   }
@@ -153,7 +163,7 @@ export function selectForCapacity(ctx: PlanContext, input: PlannerInput, demands
     const capacity = normalTime(ctx, Math.max(hour, input.from), hour + HOUR_MS);
     const need = list.reduce((s, d) => s + d.runner.meanDurationMs, 0);
     if (need <= capacity) {
-      kept.push(...list);
+      for (const d of list) kept.push(d);
       continue;
     }
     let left = capacity;
@@ -162,15 +172,17 @@ export function selectForCapacity(ctx: PlanContext, input: PlannerInput, demands
       const atLevel = list.filter((d) => d.runner.priority === level);
       const levelNeed = atLevel.reduce((s, d) => s + d.runner.meanDurationMs, 0);
       if (levelNeed <= left) {
-        kept.push(...atLevel);
+        for (const d of atLevel) kept.push(d);
         left -= levelNeed;
         continue;
       }
       const share = shareInProportion(atLevel, left);
       for (const d of share.kept) kept.push(d);
+      // One string per level, not per dropped play: an oversold month drops a hundred thousand.
+      const reason = `oversold hour: priority ${level} shared what was left in proportion to quota`;
       for (const d of share.dropped) {
         d.period.dropped++;
-        addReason(d.period, `oversold hour: priority ${level} shared what was left in proportion to quota`);
+        addReason(d.period, reason);
       }
       left = share.left;
     }
@@ -212,8 +224,8 @@ function shareInProportion(atLevel: Demand[], capacity: number): { kept: Demand[
       d.from = Math.ceil(span[0] + i * width);
       d.to = Math.max(d.from + 1, Math.ceil(span[0] + (i + 1) * width));
     });
-    kept.push(...survivors);
-    dropped.push(...e.list.slice(e.take));
+    for (const d of survivors) kept.push(d);
+    for (let i = e.take; i < e.list.length; i++) dropped.push(e.list[i]);
   }
   return { kept, dropped, left };
 }

@@ -19,12 +19,6 @@ export interface Placement {
   makeGoodsPlanned: Map<Runner, number>;
 }
 
-interface Barrier {
-  at: number;
-  /** Where the campaign may start again once the barrier is passed. */
-  resume: number;
-}
-
 /** The first of the runner's blocks (sorted by start) that starts after t, by binary search. */
 function firstBlockAfter(r: Runner, t: number): number {
   let lo = 0;
@@ -37,12 +31,21 @@ function firstBlockAfter(r: Runner, t: number): number {
   return lo;
 }
 
-function barrierFor(r: Runner, t: number): Barrier {
+/** The latest end for a play of r started at t: its next block (less a separator before a
+ * conflicting buyout) or its takedown. Asked for every play tried, so it allocates nothing. */
+function barrierAt(r: Runner, t: number): number {
   const b = r.blocks[firstBlockAfter(r, t)];
-  if (!b) return { at: r.takedownAt, resume: Infinity };
+  if (!b) return r.takedownAt;
   const gap = b.exclusiveOf && conflicts(r, b.exclusiveOf) ? SEPARATOR_MS : 0;
-  if (b.from - gap < r.takedownAt) return { at: b.from - gap, resume: nextInside(r.airable, b.to) };
-  return { at: r.takedownAt, resume: Infinity };
+  return Math.min(b.from - gap, r.takedownAt);
+}
+
+/** Where r may start again once the barrier after t is passed (Infinity after its takedown). */
+function resumeAfterBarrier(r: Runner, t: number): number {
+  const b = r.blocks[firstBlockAfter(r, t)];
+  if (!b) return Infinity;
+  const gap = b.exclusiveOf && conflicts(r, b.exclusiveOf) ? SEPARATOR_MS : 0;
+  return b.from - gap < r.takedownAt ? nextInside(r.airable, b.to) : Infinity;
 }
 
 function pickCreative(r: Runner, t: number, endBy: number): RunnerCreative | undefined {
@@ -145,16 +148,37 @@ function expire(d: Demand): void {
   addReason(d.period, d.moveReason ?? d.why ?? "no room: the time went to other plays");
 }
 
+/** The shortest creative of any campaign with a play in the list (a loop: the list may hold millions). */
+function shortestCreative(demands: readonly Demand[]): number {
+  let shortest = Infinity;
+  let last: Runner | undefined;
+  for (const d of demands) {
+    if (d.runner === last) continue;
+    last = d.runner;
+    for (const c of d.runner.creatives) shortest = Math.min(shortest, c.durationMs);
+  }
+  return shortest;
+}
+
 /** One priority level's plays, laid into the free time between `laid`. */
 function layLevel(ctx: PlanContext, input: PlannerInput, demands: Demand[], laid: readonly Placed[], first: Runner | null, bends: Bend[], makeGoods: MakeGoods | null): Placed[] {
   const out: Placed[] = [];
   const pending = [...demands].sort((a, b) => a.from - b.from || a.runner.index - b.runner.index || a.k - b.k);
-  const shortest = makeGoods ? 1 : Math.min(...demands.map((d) => Math.min(...d.runner.creatives.map((c) => c.durationMs))));
+  const shortest = makeGoods ? 1 : shortestCreative(demands);
   const waiting = new MinHeap<Demand>(moreUrgent);
   const free = new FreeTime(ctx, laid, first);
+  // Within one step every waiting play of a campaign meets the same checks (legal time,
+  // separation, barrier, creative fit): the first one's outcome, and the reason it leaves,
+  // stand for the rest, so an oversold hour's backlog costs one check per campaign, not per play.
+  const triedStep = new Float64Array(ctx.runners.length).fill(-1);
+  const triedWhy: (string | undefined)[] = new Array<string | undefined>(ctx.runners.length);
+  let step = 0;
+  // The plays looked at and passed over in a step, put back after it (one list for every step).
+  const aside: Demand[] = [];
   let next = 0;
   let t = free.settle(input.from);
   while (t < input.to && (next < pending.length || waiting.size > 0 || makeGoods?.pending)) {
+    step++;
     while (next < pending.length && pending[next].from <= t) waiting.push(pending[next++]);
     const nextRelease = next < pending.length ? pending[next].from : Infinity;
     if (free.gapEnd - t < shortest) {
@@ -162,7 +186,7 @@ function layLevel(ctx: PlanContext, input: PlannerInput, demands: Demand[], laid
       t = free.settle(free.gapEnd);
       continue;
     }
-    const aside: Demand[] = [];
+    aside.length = 0;
     let chosen: { demand: Demand; creative: RunnerCreative } | undefined;
     let wake = Infinity;
     let separationWait = false;
@@ -174,23 +198,30 @@ function layLevel(ctx: PlanContext, input: PlannerInput, demands: Demand[], laid
         continue;
       }
       aside.push(d);
+      if (triedStep[r.index] === step) {
+        const why = triedWhy[r.index];
+        if (why !== undefined) d.why = why;
+        continue;
+      }
+      triedStep[r.index] = step;
+      triedWhy[r.index] = undefined;
       if (!containing(r.airable, t)) {
         wake = Math.min(wake, nextInside(r.airable, t));
         continue;
       }
       if (conflicts(free.prev, r)) {
         separationWait = true;
-        d.why = `separation from ${free.prev?.campaign.id}`;
+        d.why = triedWhy[r.index] = `separation from ${free.prev?.campaign.id}`;
         continue;
       }
-      const barrier = barrierFor(r, t);
-      const creative = pickCreative(r, t, Math.min(barrier.at, free.endBy(r)));
+      const barrier = barrierAt(r, t);
+      const creative = pickCreative(r, t, Math.min(barrier, free.endBy(r)));
       if (!creative) {
-        if (barrier.at <= free.endBy(r)) {
-          wake = Math.min(wake, barrier.resume);
-          d.why = "no creative fits before the next stop";
+        if (barrier <= free.endBy(r)) {
+          wake = Math.min(wake, resumeAfterBarrier(r, t));
+          d.why = triedWhy[r.index] = "no creative fits before the next stop";
         } else if (free.endsAtPlay) {
-          d.why = "oversold: higher priority plays needed the time";
+          d.why = triedWhy[r.index] = "oversold: higher priority plays needed the time";
         }
         continue;
       }
@@ -274,7 +305,7 @@ class MakeGoods {
         continue;
       }
       const rotation = r.rotation;
-      const creative = pickCreative(r, t, Math.min(endBy, free.endBy(r), barrierFor(r, t).at, hour));
+      const creative = pickCreative(r, t, Math.min(endBy, free.endBy(r), barrierAt(r, t), hour));
       if (!creative) continue;
       if (!keeps(t + creative.durationMs)) {
         r.rotation = rotation;

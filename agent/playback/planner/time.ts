@@ -235,9 +235,9 @@ export function containing(list: readonly Interval[], t: number): Interval | und
 
 /** First start ≥ t inside the list, or Infinity. */
 export function nextInside(list: readonly Interval[], t: number): number {
-  if (containing(list, t)) return t;
-  for (const [a] of list) if (a > t) return a;
-  return Infinity;
+  const i = firstEndingAfter(list, t);
+  if (i === list.length) return Infinity;
+  return Math.max(list[i][0], t);
 }
 
 // toIso formats every item's start: a month's plan has some 200,000 of them. The date part is the
