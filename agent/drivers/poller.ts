@@ -21,6 +21,8 @@ export interface PollerDeps {
 
 export class StatusPoller {
   private latest: ControllerStatus | null = null;
+  /** When `latest` arrived, on the monotonic clock: its age must survive a wall-clock step. */
+  private latestMono = 0;
   private faults = new Set<FaultCode>();
   private timer: TimerHandle | null = null;
   private running = false;
@@ -33,9 +35,7 @@ export class StatusPoller {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unsubscribe = this.deps.controller.onState((status) => {
-      this.latest = status;
-    });
+    this.unsubscribe = this.deps.controller.onState((status) => this.keep(status));
     this.schedule(0);
   }
 
@@ -52,13 +52,18 @@ export class StatusPoller {
     let status: ControllerStatus | null = null;
     try {
       status = await this.deps.controller.status();
-      this.latest = status;
+      this.keep(status);
       this.compare(status);
     } catch (err) {
       // status() does not throw by contract; a driver bug must still not stop the poller.
       this.deps.log.error({ err }, "controller status read threw");
     }
     return status;
+  }
+
+  private keep(status: ControllerStatus): void {
+    this.latest = status;
+    this.latestMono = this.deps.clock.mono();
   }
 
   /** The last known status, or null before the first read. */
@@ -74,9 +79,9 @@ export class StatusPoller {
   screenState(): ScreenState {
     if (!this.latest) return { ...UNVERIFIED_SCREEN };
     const stamp = screenStateOf(this.latest);
-    const age = this.deps.clock.now() - this.latest.readAt;
+    const age = this.deps.clock.mono() - this.latestMono;
     const staleAfter = this.deps.staleAfterMs ?? 2 * this.deps.intervalMs + 5000;
-    if (age > staleAfter || age < -staleAfter) return { ...stamp, verified: false };
+    if (age > staleAfter) return { ...stamp, verified: false };
     return stamp;
   }
 

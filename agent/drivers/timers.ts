@@ -1,8 +1,10 @@
 // Clock and timers as dependencies, so schedulers can be driven by a test's fake time.
 
 export interface Clock {
-  /** Wall clock, UTC ms. */
+  /** Wall clock, UTC ms: for timestamps. */
   now(): number;
+  /** Monotonic clock, ms: for ages and durations, which a wall-clock step (NTP) must not bend. */
+  mono(): number;
 }
 
 export type TimerHandle = object;
@@ -12,7 +14,7 @@ export interface Timers {
   clearTimeout(handle: TimerHandle): void;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+export const systemClock: Clock = { now: () => Date.now(), mono: () => performance.now() };
 
 export const systemTimers: Timers = {
   setTimeout: (fn, ms) => {

@@ -9,6 +9,8 @@ interface Pending {
 
 export class FakeTime implements Clock, Timers {
   private t: number;
+  /** Wall-clock steps (NTP corrections) taken with jumpWall: the monotonic clock ignores them. */
+  private wallOffset = 0;
   private pending: Pending[] = [];
 
   constructor(start = Date.UTC(2025, 5, 1, 0, 0, 0)) {
@@ -16,7 +18,16 @@ export class FakeTime implements Clock, Timers {
   }
 
   now(): number {
+    return this.t + this.wallOffset;
+  }
+
+  mono(): number {
     return this.t;
+  }
+
+  /** Steps the wall clock alone, as an NTP correction does; timers and the monotonic clock keep going. */
+  jumpWall(ms: number): void {
+    this.wallOffset += ms;
   }
 
   set(ms: number): void {

@@ -78,6 +78,19 @@ describe("StatusPoller", () => {
     expect(p.screenState()).toMatchObject({ verified: false, online: true, brightness: 80 });
   });
 
+  it("judges a state's age on the monotonic clock: a wall-clock step neither voids a fresh read nor revives a stale one", async () => {
+    const time = new FakeTime();
+    const p = poller(time, scripted(time, [{}]), []);
+    await p.pollOnce();
+    time.jumpWall(-3600_000); // NTP steps the wall clock back an hour just after the read
+    expect(p.screenState().verified).toBe(true);
+    time.jumpWall(+7200_000); // and forward
+    expect(p.screenState().verified).toBe(true);
+    await time.advance(30_000); // 30 s really pass with no read: stale whatever the wall clock says
+    time.jumpWall(-30_000);
+    expect(p.screenState().verified).toBe(false);
+  });
+
   it("survives a driver whose status() throws, and keeps polling", async () => {
     const time = new FakeTime();
     const p = poller(time, scripted(time, [new Error("driver bug"), {}]), []);

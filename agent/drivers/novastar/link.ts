@@ -165,7 +165,7 @@ export class NovaStarLink {
   }
 
   private async attempts(request: Request): Promise<Frame> {
-    const started = Date.now();
+    const started = performance.now(); // a duration: the wall clock may step meanwhile
     let last: AttemptFailure | null = null;
     const attempts = 1 + this.options.retries;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -189,7 +189,7 @@ export class NovaStarLink {
       this.consecutiveFailures = 0;
       this.connection.close();
     }
-    throw this.failure(last, attempts, Date.now() - started);
+    throw this.failure(last, attempts, Math.round(performance.now() - started));
   }
 
   /** The error for a request whose every attempt failed, named after what happened last. */
