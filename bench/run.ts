@@ -10,6 +10,7 @@ const areas: Record<string, () => Promise<Bench>> = {
   creatives: async () => (await import("./creatives.js")).bench,
   planner: async () => (await import("./planner.js")).bench,
   schedule: async () => (await import("./schedule.js")).bench,
+  player: async () => (await import("./player.js")).bench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -1,7 +1,7 @@
 // The player against a real mpv, headless (--vo=null --ao=null, decoding in real time), with
 // clips ffmpeg makes here. Time bounds are generous: the machine is shared.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../agent/log.js";
@@ -155,6 +155,56 @@ describe("Player with a real mpv", () => {
     } finally {
       await player.close();
     }
+  });
+
+  it("stamps events when mpv sends them, even while the event loop is blocked", async () => {
+    const player = newPlayer("blocked");
+    const log = watch(player);
+    await player.start();
+    try {
+      await player.queue(video("first"));
+      await player.queue(video("second"));
+      await until("first started", () => log.started.length === 1);
+      // Busy from 0.6 s to 1.6 s into a 1 s clip: the transition happens while Node is stuck.
+      await new Promise((r) => setTimeout(r, 600));
+      const blockStart = performance.now();
+      while (performance.now() - blockStart < 1000) {
+        /* blocking on purpose */
+      }
+      const blockEnd = performance.now();
+      await until("second started", () => log.started.length === 2);
+      const endedFirst = log.ended[0];
+      expect(endedFirst).toMatchObject({ item: { id: "first" }, reason: "eof" });
+      expect(endedFirst.at.monoMs).toBeLessThan(blockEnd - 150);
+      expect(endedFirst.at.monoMs).toBeGreaterThan(blockStart);
+      expect(log.started[1].at.monoMs).toBeLessThan(blockEnd - 100);
+    } finally {
+      await player.close();
+    }
+  });
+
+  it("screenshot() writes the frame on screen", async () => {
+    const player = newPlayer("shot");
+    const log = watch(player);
+    await player.start();
+    try {
+      await player.queue(video("long", "long.mp4"));
+      await until("long started", () => log.started.length === 1);
+      const shot = join(tmp.dir, "shot.png");
+      await player.screenshot(shot);
+      expect(readFileSync(shot).subarray(1, 4).toString("latin1")).toBe("PNG");
+    } finally {
+      await player.close();
+    }
+  });
+
+  it("start() says why when mpv cannot be run", async () => {
+    const player = new Player({
+      mpvPath: join(tmp.dir, "no-such-mpv"), runDir: tmp.dir, panel: { width: 64, height: 32 }, output: { x: 0, y: 0 },
+      headless: true, audio: false, log: silentLogger(),
+    });
+    await expect(player.start()).rejects.toThrow(/^mpv spawn .*no-such-mpv ENOENT/);
+    await expect(player.play(video("x"))).rejects.toThrow(/not available: mpv is restarting/);
   });
 
   it("stop() ends what plays with stop; close() leaves no mpv and no socket", async () => {
