@@ -87,13 +87,13 @@ export function callDaemon(runDir: string, name: string, args: unknown, options:
     });
     socket.on("data", (chunk: Buffer) => {
       const got = lines.push(chunk);
-      if (got === "too-long") return finish(new DaemonCallError("the daemon's reply is over the line limit", "protocol"));
-      for (const line of got) {
+      for (const line of got.lines) {
         const reply = parseReply(line);
         if (!reply) return finish(new DaemonCallError("the daemon answered with something that is not a reply", "protocol"));
         // A reply with no id is the daemon refusing the line itself.
         if (reply.id === id || reply.id === null) return finish(answered(reply));
       }
+      if (got.tooLong) finish(new DaemonCallError("the daemon's reply is over the line limit", "protocol"));
     });
     socket.on("error", (err: NodeJS.ErrnoException) => {
       finish(connected ? new DaemonCallError(`the connection to the daemon failed: ${err.message}`, "closed") : connectError(path, err));

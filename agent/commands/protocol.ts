@@ -93,13 +93,16 @@ export class LineSplitter {
 
   constructor(private readonly maxBytes: number = MAX_LINE_BYTES) {}
 
-  /** The complete lines in this chunk, or "too-long" once a line outgrows the cap. */
-  push(chunk: Buffer): string[] | "too-long" {
+  /**
+   * The complete lines in this chunk; `tooLong` once a line outgrows the cap (the lines before it
+   * are still returned, so requests that arrived whole are answered before the connection ends).
+   */
+  push(chunk: Buffer): { lines: string[]; tooLong: boolean } {
     const lines: string[] = [];
     let start = 0;
     let newline = chunk.indexOf(0x0a);
     while (newline !== -1) {
-      if (this.pendingBytes + (newline - start) > this.maxBytes) return "too-long";
+      if (this.pendingBytes + (newline - start) > this.maxBytes) return { lines, tooLong: true };
       lines.push(this.pending + this.decoder.write(chunk.subarray(start, newline)) + this.decoder.end());
       this.pending = "";
       this.pendingBytes = 0;
@@ -107,8 +110,8 @@ export class LineSplitter {
       newline = chunk.indexOf(0x0a, start);
     }
     this.pendingBytes += chunk.length - start;
-    if (this.pendingBytes > this.maxBytes) return "too-long";
+    if (this.pendingBytes > this.maxBytes) return { lines, tooLong: true };
     this.pending += this.decoder.write(chunk.subarray(start));
-    return lines;
+    return { lines, tooLong: false };
   }
 }

@@ -35,7 +35,10 @@ interface Connection {
   socket: Socket;
   lines: LineSplitter;
   inFlight: number;
+  /** No more reading: the connection ends once its running requests are answered. */
   closing: boolean;
+  /** The last line it gets before the end (why it was closed). */
+  farewell: ControlReply | null;
 }
 
 export class ControlSocketServer {
@@ -71,7 +74,7 @@ export class ControlSocketServer {
   }
 
   private accept(socket: Socket): void {
-    const c: Connection = { socket, lines: new LineSplitter(this.deps.maxLineBytes ?? MAX_LINE_BYTES), inFlight: 0, closing: false };
+    const c: Connection = { socket, lines: new LineSplitter(this.deps.maxLineBytes ?? MAX_LINE_BYTES), inFlight: 0, closing: false, farewell: null };
     this.connections.add(c);
     socket.setTimeout(this.deps.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs);
     socket.on("timeout", () => {
@@ -86,13 +89,12 @@ export class ControlSocketServer {
 
   private receive(c: Connection, chunk: Buffer): void {
     if (c.closing) return;
-    const lines = c.lines.push(chunk);
-    if (lines === "too-long") {
+    const { lines, tooLong } = c.lines.push(chunk);
+    for (const line of lines) this.handleLine(c, line.replace(/\r$/, ""));
+    if (tooLong) {
       const limit = this.deps.maxLineBytes ?? MAX_LINE_BYTES;
       this.closeWith(c, protocolError(null, "line-too-long", `a request line is over ${limit} bytes; the connection is closed`));
-      return;
     }
-    for (const line of lines) this.handleLine(c, line.replace(/\r$/, ""));
   }
 
   private handleLine(c: Connection, line: string): void {
@@ -107,7 +109,8 @@ export class ControlSocketServer {
     void this.execute(parsed.request).then((reply) => {
       c.inFlight--;
       this.send(c, reply);
-      this.maybeResume(c);
+      if (c.closing) this.endIfDone(c);
+      else this.maybeResume(c);
     });
   }
 
@@ -122,7 +125,7 @@ export class ControlSocketServer {
   }
 
   private send(c: Connection, reply: ControlReply): void {
-    if (c.closing || c.socket.destroyed || !c.socket.writable) return;
+    if (c.socket.destroyed || !c.socket.writable) return;
     // A client that does not read its replies stops being read from until it catches up.
     if (!c.socket.write(replyLine(reply))) c.socket.pause();
   }
@@ -135,9 +138,17 @@ export class ControlSocketServer {
 
   private closeWith(c: Connection, reply: ControlReply): void {
     c.closing = true;
+    c.farewell = reply;
     c.socket.pause();
-    if (c.socket.destroyed || !c.socket.writable) return;
-    c.socket.end(replyLine(reply), () => c.socket.destroy());
+    this.endIfDone(c);
+  }
+
+  /** Ends a closing connection once nothing of it is running, its farewell the last line. */
+  private endIfDone(c: Connection): void {
+    if (c.inFlight > 0 || c.socket.destroyed || !c.socket.writable) return;
+    const destroy = () => c.socket.destroy();
+    if (c.farewell) c.socket.end(replyLine(c.farewell), destroy);
+    else c.socket.end(destroy);
     // A client that never reads the refusal does not keep the connection either.
     setTimeout(() => c.socket.destroy(), CLOSE_GRACE_MS).unref();
   }

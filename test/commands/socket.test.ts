@@ -29,8 +29,8 @@ function registry(): CommandExecutor {
   return new CommandRegistry({}, { commands: [echo, broken, big] });
 }
 
-async function startServer(opts: { maxLineBytes?: number; executor?: CommandExecutor } = {}): Promise<ControlSocketServer> {
-  const server = new ControlSocketServer({ registry: opts.executor ?? registry(), runDir, maxLineBytes: opts.maxLineBytes });
+async function startServer(opts: { maxLineBytes?: number; maxInFlight?: number } = {}): Promise<ControlSocketServer> {
+  const server = new ControlSocketServer({ registry: registry(), runDir, ...opts });
   servers.push(server);
   await server.start();
   return server;
@@ -117,6 +117,16 @@ describe("the control socket", () => {
     c.socket.destroy();
   });
 
+  test("a flood of requests on one connection is worked off a few at a time, every one answered", async () => {
+    const server = await startServer({ maxInFlight: 4 });
+    const c = rawClient(server.path);
+    c.socket.write(Array.from({ length: 200 }, (_, n) => `${JSON.stringify({ id: n, name: "echo", args: { n, delayMs: 1 } })}\n`).join(""));
+    const ids = new Set<number>();
+    for (let i = 0; i < 200; i++) ids.add(JSON.parse(await c.nextLine()).id);
+    expect(ids.size).toBe(200);
+    c.socket.destroy();
+  });
+
   test("malformed JSON and bad requests are answered with bad-request, and the connection goes on", async () => {
     const server = await startServer();
     const c = rawClient(server.path);
@@ -139,6 +149,17 @@ describe("the control socket", () => {
     expect(c.lines.map((l) => JSON.parse(l))).toEqual([{ id: null, ok: false, error: { code: "line-too-long", message: expect.stringContaining("1048576") } }]);
     // The daemon serves the next client as before.
     expect(await callDaemon(runDir, "echo", { n: 1 }, { timeoutMs: 5000 })).toMatchObject({ daemon: "answered", outcome: { ok: true } });
+  });
+
+  test("requests that arrived whole before an over-long line are still answered, then the connection closes", async () => {
+    const server = await startServer({ maxLineBytes: 1024 });
+    const c = rawClient(server.path);
+    c.socket.write(`${JSON.stringify({ id: 1, name: "echo", args: { n: 1, delayMs: 50 } })}\n${"a".repeat(2000)}`);
+    await c.closed;
+    expect(c.lines.map((l) => JSON.parse(l))).toEqual([
+      { id: 1, ok: true, result: { n: 1, origin: { kind: "local", user: "unknown" } } },
+      { id: null, ok: false, error: { code: "line-too-long", message: expect.stringContaining("1024") } },
+    ]);
   });
 
   test("a line just under the cap is read whole", async () => {
