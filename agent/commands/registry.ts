@@ -52,17 +52,21 @@ export class CommandRegistry {
   async execute(name: string, rawArgs: unknown, ctx: CommandContext): Promise<CommandOutcome> {
     const command = typeof name === "string" ? this.commands.get(name) : undefined;
     if (!command) return refusal("unknown-command", `unknown command ${clip(JSON.stringify(name) ?? String(name), 80)}`);
-    if (command.localOnly && ctx.origin.kind !== "local") {
-      return refusal("local-only", `${command.name} is a technician's command, only for the local CLI`);
-    }
-    const args = rawArgs === undefined ? {} : rawArgs;
-    const parsed = command.args.safeParse(args);
-    const outcome = parsed.success
-      ? await this.runInTurn(command, () => this.run(command, parsed.data, ctx))
-      : refusal("bad-args", `${command.name}: ${describeArgsIssues(parsed.error, args)}`);
-    if (command.changes) this.record(command, parsed.success ? parsed.data : undefined, ctx, outcome);
+    const { outcome, args } = await this.outcomeOf(command, rawArgs, ctx);
+    if (command.changes) this.record(command, args, ctx, outcome);
     this.deps.log?.info({ command: command.name, origin: ctx.origin, ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code }, "command");
     return outcome;
+  }
+
+  /** The outcome, and the args as checked (undefined when they never were, or were refused). */
+  private async outcomeOf(command: Command, rawArgs: unknown, ctx: CommandContext): Promise<{ outcome: CommandOutcome; args?: unknown }> {
+    if (command.localOnly && ctx.origin.kind !== "local") {
+      return { outcome: refusal("local-only", `${command.name} is a technician's command, only for the local CLI`) };
+    }
+    const input = rawArgs === undefined ? {} : rawArgs;
+    const parsed = command.args.safeParse(input);
+    if (!parsed.success) return { outcome: refusal("bad-args", `${command.name}: ${describeArgsIssues(parsed.error, input)}`) };
+    return { outcome: await this.runInTurn(command, () => this.run(command, parsed.data, ctx)), args: parsed.data };
   }
 
   private runInTurn(command: Command, job: () => Promise<CommandOutcome>): Promise<CommandOutcome> {
