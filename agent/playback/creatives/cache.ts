@@ -6,7 +6,9 @@ import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs
 import { join } from "node:path";
 import { canonicalSha256 } from "../../crypto/index.js";
 import { migrate, type Db, type Migration } from "../../store/index.js";
-import { cacheEntry, sha256OfFile } from "./files.js";
+import { CreativeRejected } from "./errors.js";
+import type { StagedFile } from "./fetch.js";
+import { cacheEntry, isSameFile, sha256OfFile } from "./files.js";
 import type { MediaInfo, MediaKind, Rendition, RenditionProfile } from "./types.js";
 
 export const CREATIVES_MIGRATIONS: readonly Migration[] = [
@@ -114,10 +116,18 @@ export class CreativeCache {
     }
   }
 
-  /** Moves verified staging bytes into place (same file system: an atomic rename). */
-  adoptSourceFile(stagedPath: string, sha256: string): string {
-    const target = this.sourcePath(sha256);
-    renameSync(stagedPath, target);
+  /**
+   * Moves verified staging bytes into place (same file system: an atomic rename), and checks
+   * that what arrived is the very file that was hashed: a name can be replaced between a hash
+   * and a rename, and nothing but the hashed file may sit under a verified name.
+   */
+  adoptSourceFile(staged: StagedFile): string {
+    const target = this.sourcePath(staged.sha256);
+    renameSync(staged.path, target);
+    if (!isSameFile(target, staged.identity)) {
+      rmSync(target, { force: true });
+      throw new CreativeRejected("io-error", `${staged.path} was replaced after its bytes were verified; not adopted (another process at work?)`);
+    }
     return target;
   }
 

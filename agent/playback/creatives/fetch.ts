@@ -17,7 +17,7 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../../log.js";
 import { CreativeRejected, errorLine } from "./errors.js";
-import { cacheEntry, createExclusive, openToAppend, openToRead, sha256OfFile } from "./files.js";
+import { cacheEntry, createExclusive, hashFile, removeName, openToAppend, openToRead, type FileIdentity } from "./files.js";
 import { announcedTotal, getFollowingRedirects, RateWatch } from "./http.js";
 
 export interface FetchDeps {
@@ -42,6 +42,8 @@ export interface StagedFile {
   path: string;
   sha256: string;
   bytes: number;
+  /** The file that was hashed: only this file may be adopted under the hash. */
+  identity: FileIdentity;
 }
 
 export type FetchProgress = (receivedBytes: number, totalBytes: number | null) => void;
@@ -64,14 +66,14 @@ async function partSize(part: string, log: Logger): Promise<number> {
   if (entry.kind === "file") return entry.size;
   if (entry.kind === "foreign") {
     log.warn({ part, found: entry.what }, "removing what is not a download under a staging name");
-    await rm(part, { force: true, recursive: true });
+    removeName(part);
   }
   return 0;
 }
 
 /** A new, empty part: whatever held the name is removed, and the file is created exclusively. */
 async function freshPart(part: string): Promise<FileHandle> {
-  await rm(part, { force: true, recursive: true });
+  removeName(part);
   return createExclusive(part);
 }
 
@@ -194,23 +196,24 @@ export class CreativeFetcher {
     try {
       if (http) await this.download(url, part, deadline, onProgress);
       else await this.copyFile(parsed, part, onProgress);
-      let sha256 = await sha256OfFile(part);
-      if (http && expectedSha256 !== null && sha256 !== expectedSha256 && resumedOldPart) {
+      let hashed = await hashFile(part);
+      if (http && expectedSha256 !== null && hashed.sha256 !== expectedSha256 && resumedOldPart) {
         // A part left by an earlier run may hold bytes of an older object at the same URL.
         this.deps.log.warn({ url }, "resumed download does not verify; fetching it again from the start");
         await rm(part, { force: true });
         await this.download(url, part, deadline, onProgress);
-        sha256 = await sha256OfFile(part);
+        hashed = await hashFile(part);
       }
+      const { sha256, identity } = hashed;
       if (expectedSha256 !== null && sha256 !== expectedSha256) {
         throw new CreativeRejected("hash-mismatch", `the bytes hash to ${sha256}, the schedule says ${expectedSha256}`);
       }
       await syncFile(part);
-      return { path: part, sha256, bytes: await partSize(part, this.deps.log) };
+      return { path: part, sha256, identity, bytes: await partSize(part, this.deps.log) };
     } catch (err) {
       // Only a part that a later fetch can resume is kept: never one refused for what it is.
       const resumable = err instanceof ResumableRefusal || (signal?.aborted === true && !(err instanceof CreativeRejected));
-      if (!resumable || expectedSha256 === null) await rm(part, { force: true, recursive: true });
+      if (!resumable || expectedSha256 === null) removeName(part);
       throw err;
     }
   }

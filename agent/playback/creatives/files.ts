@@ -5,7 +5,7 @@
 // files. A name that holds anything else is "foreign": the cache removes the name (unlinking a
 // link never touches its target) and treats the bytes as absent.
 import { createHash } from "node:crypto";
-import { constants, lstatSync, type Stats } from "node:fs";
+import { constants, lstatSync, rmdirSync, unlinkSync, type Stats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 
@@ -82,11 +82,56 @@ export function openToRead(path: string): Promise<FileHandle> {
   return openRegular(path, O_RDONLY);
 }
 
-/** SHA-256 (hex) of a regular file's bytes; a link or non-file is refused (NotARegularFile). */
-export async function sha256OfFile(path: string): Promise<string> {
+/** Which file a name held when it was opened: a rename moves this identity, a replacement does not. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+/** SHA-256 (hex) of a regular file's bytes and which file was hashed; a link or non-file is refused. */
+export async function hashFile(path: string): Promise<{ sha256: string; identity: FileIdentity }> {
   const handle = await openToRead(path);
+  const { dev, ino } = await handle.stat().catch(async (err: unknown) => {
+    await handle.close();
+    throw err;
+  });
   const hash = createHash("sha256");
   // The stream closes the handle when it ends or fails.
   await pipeline(handle.createReadStream(), hash);
-  return hash.digest("hex");
+  return { sha256: hash.digest("hex"), identity: { dev, ino } };
+}
+
+/** SHA-256 (hex) of a regular file's bytes; a link or non-file is refused (NotARegularFile). */
+export async function sha256OfFile(path: string): Promise<string> {
+  return (await hashFile(path)).sha256;
+}
+
+/** True when `path` is (still) the very file `identity` names, not a link or a replacement. */
+export function isSameFile(path: string, identity: FileIdentity): boolean {
+  try {
+    const info = lstatSync(path);
+    return info.isFile() && info.dev === identity.dev && info.ino === identity.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes the name itself and never what is behind it: a link or file is unlinked, a directory
+ * only when empty (never recursively: a directory someone else made may hold their files).
+ * True when the name is gone.
+ */
+export function removeName(path: string): boolean {
+  const entry = cacheEntry(path);
+  if (entry.kind === "absent") return true;
+  try {
+    if (entry.kind === "foreign" && entry.isDirectory) rmdirSync(path);
+    else unlinkSync(path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return true;
+    if (code === "ENOTEMPTY" || code === "EEXIST") return false;
+    throw err;
+  }
 }

@@ -11,6 +11,7 @@ import { AGENT_FAULTS, CreativeRejected, errorLine } from "./errors.js";
 import { CreativeFetcher } from "./fetch.js";
 import { sha256OfFile } from "./files.js";
 import { RENDITION_RECIPE, renditionPlan } from "./fit.js";
+import { SourceLocks } from "./lock.js";
 import { renderPattern, type PatternName } from "./patterns.js";
 import { checkDuration, checkSourceSize, probeMedia } from "./probe.js";
 import type { MediaTools } from "./tools.js";
@@ -44,11 +45,16 @@ export type PrepareOutcome = { id: string; ok: true; creative: PreparedCreative 
 
 export type ProgressListener = (progress: PrepareProgress) => void;
 
+function fetchPercent(onProgress?: ProgressListener): (got: number, total: number | null) => void {
+  return (got, total) => onProgress?.({ stage: "fetch", percent: total ? (got * 100) / total : null });
+}
+
 export class CreativePipeline {
   readonly cache: CreativeCache;
   readonly profile: RenditionProfile;
   private readonly fetcher: CreativeFetcher;
   private readonly transcoder: Transcoder;
+  private readonly locks: SourceLocks;
   private readonly inFlight = new Map<string, Promise<PreparedCreative>>();
 
   constructor(private readonly deps: PipelineDeps) {
@@ -64,6 +70,7 @@ export class CreativePipeline {
       log: deps.log,
       ...deps.fetch,
     });
+    this.locks = new SourceLocks({ stagingDir: this.cache.stagingDir });
     this.transcoder = new Transcoder({ ffmpegPath: deps.tools.ffmpeg.path, ffprobePath: deps.tools.ffprobe.path, log: deps.log, niceness: deps.niceness });
   }
 
@@ -128,14 +135,8 @@ export class CreativePipeline {
     // Verified bytes kept from an attempt whose tools failed are probed again, not fetched again.
     const held = source === null && sha256 !== null && (await this.cache.holdsSourceBytes(sha256));
     if (source === null && !held) {
-      onProgress?.({ stage: "fetch", percent: 0 });
-      const staged = await this.fetcher.fetch(request.url, sha256, (got, total) => onProgress?.({ stage: "fetch", percent: total ? (got * 100) / total : null }));
-      sha256 = staged.sha256;
-      const cachedAlready = this.cache.source(sha256);
-      if (cachedAlready) {
-        await rm(staged.path, { force: true });
-        source = cachedAlready;
-      } else this.cache.adoptSourceFile(staged.path, sha256);
+      sha256 = sha256 === null ? await this.fetchUnverified(request.url, onProgress) : await this.fetchUnderLock(request.url, sha256, onProgress);
+      source = this.cache.source(sha256);
     }
     if (sha256 === null) throw new Error("unreachable: a fetched creative always has a hash");
     if (source === null) {
@@ -165,6 +166,39 @@ export class CreativePipeline {
       playMs: rendition.durationMs ?? request.durationMs ?? 10_000,
       cached,
     };
+  }
+
+  /**
+   * Fetches bytes the schedule names by hash into sources/, one fetcher per hash across
+   * processes: the lock is held from the part's first byte until the verified file is in
+   * sources/. A fetcher that waited finds the holder's verified file (no download), or
+   * fetches itself when the holder failed.
+   */
+  private async fetchUnderLock(url: string, sha256: string, onProgress?: ProgressListener): Promise<string> {
+    const { fetchTimeoutS } = this.deps.config.creatives;
+    const lost = new AbortController();
+    const release = await this.locks.acquire(sha256, AbortSignal.timeout(fetchTimeoutS * 1000), fetchTimeoutS, (err) => {
+      // Not a refusal: the part may be another holder's now, and must not be removed for it.
+      lost.abort(new Error(`lost the lock on fetching ${sha256}: ${err.message}`));
+    });
+    try {
+      if (await this.cache.holdsSourceBytes(sha256)) return sha256;
+      onProgress?.({ stage: "fetch", percent: 0 });
+      const staged = await this.fetcher.fetch(url, sha256, fetchPercent(onProgress), lost.signal);
+      this.cache.adoptSourceFile(staged);
+      return sha256;
+    } finally {
+      await release();
+    }
+  }
+
+  /** A technician's file with no hash given: its own hash names it (a unique part, no lock needed to fetch). */
+  private async fetchUnverified(url: string, onProgress?: ProgressListener): Promise<string> {
+    onProgress?.({ stage: "fetch", percent: 0 });
+    const staged = await this.fetcher.fetch(url, null, fetchPercent(onProgress));
+    if (this.cache.source(staged.sha256)) await rm(staged.path, { force: true });
+    else this.cache.adoptSourceFile(staged);
+    return staged.sha256;
   }
 
   private async fit(sourceSha256: string, source: MediaInfo, onProgress?: ProgressListener): Promise<Rendition> {
