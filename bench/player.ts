@@ -129,7 +129,7 @@ async function playerRun(dir: string, files: string[]): Promise<{ gaps: number[]
   let next = 0;
   let notEof = 0;
   const queueNext = (): void => {
-    if (next < items.length) void player.queue(items[next++]);
+    if (next < items.length) player.queue(items[next++]).catch((err: Error) => console.error(`${AREA}: queue failed: ${err.message}`));
   };
   const done = new Promise<void>((resolve) => {
     player.on("started", (e) => {

@@ -76,6 +76,8 @@ export class Player extends EventEmitter<PlayerEvents> {
   private restartTimer: NodeJS.Timeout | null = null;
   private restartDelay: number;
   private attempt = 0;
+  /** The entry of the last start-file, until its first frame. */
+  private startingEntry: number | null = null;
 
   constructor(private readonly deps: PlayerDeps) {
     super();
@@ -114,6 +116,11 @@ export class Player extends EventEmitter<PlayerEvents> {
   /** Writes the current video frame (no OSD) as an image; the format follows the extension. */
   async screenshot(path: string): Promise<void> {
     await this.command(["screenshot-to-file", path, "video"]);
+  }
+
+  /** Entries in mpv's own playlist (finished ones are pruned; for status and checks). */
+  async playlistLength(): Promise<number> {
+    return Number(await this.command(["get_property", "playlist-count"]));
   }
 
   /** Items handed to mpv that have neither ended nor been discarded, oldest first. */
@@ -177,6 +184,7 @@ export class Player extends EventEmitter<PlayerEvents> {
     const running: Running = { child, client, startedMono: this.clocks.monotonicMs() };
     this.running = running;
     this.tracker = new EntryTracker();
+    this.startingEntry = null;
     client.on("event", (name, fields, at) => this.onMpvEvent(name, fields, at));
     client.on("garbage", (line, reason) => this.log.warn({ line: line.slice(0, 200), reason }, "mpv sent a line that is not IPC"));
     // A lost connection with mpv still running leaves it unreachable: end it, and let the
@@ -190,7 +198,13 @@ export class Player extends EventEmitter<PlayerEvents> {
 
   private onMpvEvent(name: string, fields: Record<string, unknown>, at: Stamp): void {
     const outcomes = this.tracker.onEvent(name, fields, at);
-    if (name === "start-file" && typeof fields.playlist_entry_id === "number") this.prune(fields.playlist_entry_id);
+    if (name === "start-file" && typeof fields.playlist_entry_id === "number") this.startingEntry = fields.playlist_entry_id;
+    // Pruned once the new item shows its first frame, not at start-file: a command mpv reads
+    // between start-file and the first frame is work done inside the transition.
+    if (name === "playback-restart" && this.startingEntry !== null) {
+      this.prune(this.startingEntry);
+      this.startingEntry = null;
+    }
     this.emitAll(outcomes);
   }
 

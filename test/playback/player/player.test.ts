@@ -92,6 +92,8 @@ describe("Player with a real mpv", () => {
       for (let i = 0; i < 2; i++) expect(log.started[i + 1].at.monoMs - log.ended[i].at.monoMs).toBeLessThan(250);
       expect(Math.abs(log.started[0].at.wallMs - Date.now())).toBeLessThan(15_000);
       expect(player.pending()).toEqual([]);
+      // Finished entries are pruned as the next one starts: only the last is left.
+      expect(await player.playlistLength()).toBeLessThanOrEqual(1);
     } finally {
       await player.close();
     }
