@@ -94,8 +94,16 @@ function readStore(store: ScheduleStore): { current: CurrentSchedule | null; sto
   }
 }
 
-/** Checks and, when valid and newer, records then stores an envelope; records schedule.applied/rejected. */
+/**
+ * Checks and, when valid and newer, records then stores an envelope; records schedule.applied or
+ * schedule.rejected. One applier at a time on the device: the floor read, the record and the
+ * store write are one step for any other process.
+ */
 export function applyEnvelope(deps: ApplyDeps, raw: unknown, source: string, origin: EnvelopeOrigin = "network"): ApplyResult {
+  return deps.store.exclusive(() => applyExclusively(deps, raw, source, origin));
+}
+
+function applyExclusively(deps: ApplyDeps, raw: unknown, source: string, origin: EnvelopeOrigin): ApplyResult {
   const { current, storeProblem } = readStore(deps.store);
   const lastApplied = lastAppliedIn(deps.ledger);
   const currentVersion = current?.document.version ?? null;

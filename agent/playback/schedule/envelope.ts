@@ -6,7 +6,7 @@ import type { KeyObject } from "node:crypto";
 import type { Config } from "../../config.js";
 import { loadPublicKey, verifyCanonical } from "../../crypto/index.js";
 import type { ScheduleDocument } from "./document.js";
-import { MAX_ISSUED_AHEAD_MS, MAX_VERSION_STEP } from "./limits.js";
+import { MAX_FIRST_VERSION, MAX_ISSUED_AHEAD_MS, MAX_VERSION_STEP } from "./limits.js";
 import { validateDocument, type Validation } from "./validate.js";
 
 /**
@@ -93,7 +93,9 @@ function screenProblems(schedule: unknown, screenId: string): string[] {
 function versionProblems(version: number | null, check: EnvelopeCheck): string[] {
   if (version === null) return [];
   const floors = [check.currentVersion, check.lastApplied?.version ?? null].filter((v): v is number => v !== null);
-  if (floors.length === 0) return [];
+  if (floors.length === 0) {
+    return version > MAX_FIRST_VERSION ? [`implausible version: ${version} is more than ${MAX_FIRST_VERSION}, the highest first version a screen accepts`] : [];
+  }
   const floor = Math.max(...floors);
   if (version < floor) {
     const where = check.currentVersion === floor ? "the current" : "the last applied (ledger)";

@@ -50,6 +50,13 @@ export const MAX_ISSUED_AHEAD_MS = 10 * 60_000;
  */
 export const MAX_VERSION_STEP = 1_000_000_000_000;
 
+/**
+ * The highest version a screen accepts when it has none yet: without it, one signed document at
+ * 2^53 − 1 would leave every later schedule stale for good. 10^14 fits versions written as
+ * millisecond timestamps or as yyyymmddHHMMSS, and leaves room for many maximal steps above it.
+ */
+export const MAX_FIRST_VERSION = 100_000_000_000_000;
+
 /** A `schedule.applied` event names at most this many campaign ids, then counts them all. */
 export const MAX_EVENT_CAMPAIGN_IDS = 100;
 

@@ -1,7 +1,7 @@
 // The schedule in force, kept on disk (agentPaths(config).scheduleFile) so the agent runs from
 // it offline for weeks. It changes only through applyEnvelope() (apply.ts).
 import { readFileSync } from "node:fs";
-import { writeFileDurably } from "../../store/index.js";
+import { withFileLockSync, writeFileDurably } from "../../store/index.js";
 import type { ScheduleDocument } from "./document.js";
 import { validateDocument } from "./validate.js";
 
@@ -29,6 +29,15 @@ export class ScheduleStoreError extends Error {
 
 export class ScheduleStore {
   constructor(private readonly deps: { path: string }) {}
+
+  /**
+   * Runs `fn` as the only applier of schedules on this device: a daemon's MQTT delivery and a
+   * technician's `schedule load` must not both read the same floor and both apply (an older
+   * version could then land after a newer one).
+   */
+  exclusive<T>(fn: () => T): T {
+    return withFileLockSync(this.deps.path, fn, { what: "the schedule" });
+  }
 
   /** The schedule in force, or null when none was ever applied. */
   current(): CurrentSchedule | null {

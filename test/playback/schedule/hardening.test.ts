@@ -14,6 +14,7 @@ import {
   MAX_CAMPAIGNS,
   MAX_ENVELOPE_BYTES,
   MAX_EVENT_CAMPAIGN_IDS,
+  MAX_FIRST_VERSION,
   MAX_TOTAL_PLAYS_PER_HOUR,
   ScheduleApplyError,
   ScheduleStore,
@@ -213,6 +214,15 @@ describe("defect 3: no downgrade, no implausible version, nothing issued in the 
   it("a version more than MAX_VERSION_STEP above the current one is implausible", () => {
     expect(reasonsOf(checkEnvelope(sign(doc({ version: 6 + 1e12 + 1 })), check))).toEqual(["implausible version: 1000000000007 is more than 1000000000000 above the current 6"]);
     expect(checkEnvelope(sign(doc({ version: 6 + 1e12 })), check).outcome).toBe("accept");
+  });
+
+  it("a screen with no schedule yet refuses a first version above MAX_FIRST_VERSION: 2^53 - 1 would leave every later schedule stale for good", () => {
+    const fresh = { ...check, currentVersion: null, lastApplied: null };
+    expect(reasonsOf(checkEnvelope(sign(doc({ version: Number.MAX_SAFE_INTEGER })), fresh))).toEqual([
+      `implausible version: ${Number.MAX_SAFE_INTEGER} is more than ${MAX_FIRST_VERSION}, the highest first version a screen accepts`,
+    ]);
+    expect(checkEnvelope(sign(doc({ version: MAX_FIRST_VERSION })), fresh).outcome).toBe("accept");
+    expect(checkEnvelope(sign(doc({ version: Date.parse("2026-12-01T00:00:00Z") })), fresh).outcome).toBe("accept"); // a millisecond timestamp
   });
 
   it("issuedAt more than 10 minutes ahead of the agent's clock is refused; within the allowance it is accepted", () => {

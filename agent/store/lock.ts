@@ -1,0 +1,62 @@
+// An inter-process lock on a path (proper-lockfile: an atomic mkdir of `<path>.lock`, whose mtime
+// the holder refreshes; a holder killed with -9 leaves a lock that goes stale and is taken over).
+// For work that a daemon and a technician's command may start at the same moment, such as two
+// schedule applies, which must not interleave their checks and their writes.
+import lockfile from "proper-lockfile";
+
+/** The lock stayed held by someone else for longer than the caller would wait. */
+export class LockBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LockBusyError";
+  }
+}
+
+export interface LockOptions {
+  /** What is locked, for messages ("the schedule"). */
+  what: string;
+  /** How long to wait for another holder (ms). */
+  waitMs?: number;
+  /** A lock not refreshed for this long belongs to a dead holder (ms; proper-lockfile's minimum is 2000). */
+  staleMs?: number;
+}
+
+const POLL_MS = 25;
+const sleepLock = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks the thread for `ms`: only while waiting for a lock that synchronous work needs. */
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepLock, 0, 0, ms);
+}
+
+/**
+ * Runs `fn` holding the lock on `path`, waiting up to `waitMs` for another holder. Synchronous, for
+ * synchronous work (the ledger and the schedule store are synchronous). A lock found compromised
+ * while held (its directory removed by hand) is logged by the caller's `onCompromised`, never thrown
+ * from a timer.
+ */
+export function withFileLockSync<T>(path: string, fn: () => T, opts: LockOptions, onCompromised: (err: Error) => void = () => undefined): T {
+  const deadline = performance.now() + (opts.waitMs ?? 15_000);
+  let release: (() => void) | null = null;
+  for (;;) {
+    try {
+      release = lockfile.lockSync(path, { realpath: false, stale: opts.staleMs ?? 20_000, onCompromised });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw err;
+      if (performance.now() >= deadline) {
+        throw new LockBusyError(`${opts.what} is busy: another ledagent process holds ${path}.lock; try again when it has finished`);
+      }
+      sleepSync(POLL_MS);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      release();
+    } catch (err) {
+      onCompromised(err as Error); // released already (taken over as stale): nothing to undo
+    }
+  }
+}
