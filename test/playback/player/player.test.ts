@@ -214,14 +214,19 @@ describe("Player with a real mpv", () => {
     const log = watch(player);
     await player.start();
     const pids = mpvPids(player.socketPath);
-    expect(pids).toHaveLength(1);
-    await player.queue(video("long", "long.mp4"));
-    await until("long started", () => log.started.length === 1);
-    await player.stop();
-    await until("long ended", () => log.ended.length === 1);
-    expect(log.ended[0]).toMatchObject({ item: { id: "long" }, reason: "stop" });
-    await player.queue(video("last", "long.mp4"));
-    await until("last started", () => log.started.length === 2);
+    try {
+      expect(pids).toHaveLength(1);
+      await player.queue(video("long", "long.mp4"));
+      await until("long started", () => log.started.length === 1);
+      await player.stop();
+      await until("long ended", () => log.ended.length === 1);
+      expect(log.ended[0]).toMatchObject({ item: { id: "long" }, reason: "stop" });
+      await player.queue(video("last", "long.mp4"));
+      await until("last started", () => log.started.length === 2);
+    } catch (err) {
+      await player.close(); // no mpv left behind by a failed assertion
+      throw err;
+    }
     await player.close();
     expect(log.ended[1]).toMatchObject({ item: { id: "last" }, reason: "quit" });
     expect(existsSync(player.socketPath)).toBe(false);
