@@ -2,13 +2,13 @@
 // (migration part "creatives"). File names come from hashes only — a source is named by its
 // SHA-256, a rendition by its source's SHA-256 and its profile key — never by URLs or ids.
 // Only regular files count: a name holding a link or anything else is dropped, never trusted.
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import { canonicalSha256 } from "../../crypto/index.js";
 import { migrate, type Db, type Migration } from "../../store/index.js";
 import { CreativeRejected } from "./errors.js";
 import type { StagedFile } from "./fetch.js";
-import { cacheEntry, isSameFile, sha256OfFile } from "./files.js";
+import { cacheEntry, isSameFile, removeName, sha256OfFile } from "./files.js";
 import type { MediaInfo, MediaKind, Rendition, RenditionProfile } from "./types.js";
 
 export const CREATIVES_MIGRATIONS: readonly Migration[] = [
@@ -68,11 +68,54 @@ function fileSize(path: string): number | null {
   return entry.kind === "file" ? entry.size : null;
 }
 
-/** Removes a name that holds a link or anything but a regular file; true when it did. */
+/**
+ * Removes a name that holds a link or anything but a regular file (the name only: a link's
+ * target is never touched, a directory is removed only when empty); true when it held one.
+ */
 function dropForeign(path: string): boolean {
   if (cacheEntry(path).kind !== "foreign") return false;
-  rmSync(path, { force: true, recursive: true });
+  removeName(path);
   return true;
+}
+
+// The names the cache gives its files. Eviction removes nothing else: whatever another hand put
+// in these directories is left where it is.
+const SOURCE_NAME = /^[0-9a-f]{64}$/;
+const RENDITION_NAME = /^[0-9a-f]{64}-[0-9a-f]{16}\.(mp4|png)$/;
+const PART_NAME = /^(?:[0-9a-f]{64}|unverified-[\w-]+)\.part$/;
+const LOCK_NAME = /^[0-9a-f]{64}\.lock$/;
+const SCRATCH_NAME = /^render-[\w.-]+$/;
+
+/**
+ * Checks that `dir` is a real directory (made when absent). A symbolic link is refused: the
+ * cache removes files in its directories, and through a link they would be someone else's
+ * (a technician's `ln -s /mnt/big creatives/sources` would hand eviction that whole disk).
+ */
+function ownDirectory(dir: string): void {
+  let info;
+  try {
+    info = lstatSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    mkdirSync(dir, { recursive: true });
+    return;
+  }
+  if (info.isDirectory()) return;
+  const what = info.isSymbolicLink() ? "a symbolic link" : "not a directory";
+  throw new CreativeRejected(
+    "io-error",
+    `${dir} is ${what}, not a directory: the cache removes files in it and does not follow links out of its own directories (to move the cache to another disk, link the creatives directory itself)`,
+  );
+}
+
+/** Removes a scratch directory the cache made: the files in it, then the directory; never recursively beyond. */
+function removeScratchDir(dir: string): void {
+  if (cacheEntry(dir).kind !== "foreign") {
+    removeName(dir);
+    return;
+  }
+  for (const name of readdirSync(dir)) removeName(join(dir, name));
+  removeName(dir);
 }
 
 export class CreativeCache {
@@ -86,8 +129,13 @@ export class CreativeCache {
     this.sourcesDir = join(deps.dir, "sources");
     this.renditionsDir = join(deps.dir, "renditions");
     this.stagingDir = join(deps.dir, "staging");
-    for (const d of [this.sourcesDir, this.renditionsDir, this.stagingDir]) mkdirSync(d, { recursive: true });
+    this.checkLayout();
     this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Refuses (io-error) when sources/, renditions/ or staging/ is a link or not a directory. */
+  checkLayout(): void {
+    for (const d of [this.sourcesDir, this.renditionsDir, this.stagingDir]) ownDirectory(d);
   }
 
   sourcePath(sha256: string): string {
@@ -157,7 +205,7 @@ export class CreativeCache {
 
   /** Removes a scratch path and its private directory. */
   discardScratch(scratch: string): void {
-    rmSync(join(scratch, ".."), { force: true, recursive: true });
+    removeScratchDir(join(scratch, ".."));
   }
 
   renditionPath(sourceSha256: string, profile: RenditionProfile, extension: string): string {
@@ -206,6 +254,8 @@ export class CreativeCache {
    * A partial download of a kept creative stays, so it can resume.
    */
   evict(keep: ReadonlySet<string>, current: RenditionProfile): EvictionResult {
+    // A directory swapped for a link since the cache opened would hand eviction its target.
+    this.checkLayout();
     const db = this.deps.db;
     const currentKey = profileKey(current);
     const keptRenditions = new Set<string>();
@@ -221,17 +271,22 @@ export class CreativeCache {
       for (const s of sources) if (!keep.has(s.sha256)) dropSource.run(s.sha256);
     })();
     const result: EvictionResult = { removedFiles: 0, freedBytes: 0 };
+    // Names only, never recursively: a directory goes only when empty, except the scratch
+    // directories of killed encodes in staging (their files, then the directory).
     const remove = (path: string): void => {
-      result.freedBytes += fileSize(path) ?? 0;
-      rmSync(path, { force: true, recursive: true });
+      const bytes = fileSize(path) ?? 0;
+      const scratch = path.startsWith(this.stagingDir) && SCRATCH_NAME.test(basename(path));
+      if (scratch) removeScratchDir(path);
+      else if (!removeName(path)) return;
+      result.freedBytes += bytes;
       result.removedFiles++;
     };
     const unusable = (path: string): boolean => cacheEntry(path).kind === "foreign";
     for (const name of readdirSync(this.sourcesDir)) {
-      if (!keep.has(name) || unusable(join(this.sourcesDir, name))) remove(join(this.sourcesDir, name));
+      if (SOURCE_NAME.test(name) && (!keep.has(name) || unusable(join(this.sourcesDir, name)))) remove(join(this.sourcesDir, name));
     }
     for (const name of readdirSync(this.renditionsDir)) {
-      if (!keptRenditions.has(name) || unusable(join(this.renditionsDir, name))) remove(join(this.renditionsDir, name));
+      if (RENDITION_NAME.test(name) && (!keptRenditions.has(name) || unusable(join(this.renditionsDir, name)))) remove(join(this.renditionsDir, name));
     }
     for (const name of readdirSync(this.stagingDir)) {
       const verdict = this.stagingVerdict(name, keep);
@@ -246,6 +301,7 @@ export class CreativeCache {
    * whose source is already whole, is removed at once; anything else goes once stale.
    */
   private stagingVerdict(name: string, keep: ReadonlySet<string>): "keep" | "remove" | "remove-when-stale" {
+    if (!PART_NAME.test(name) && !LOCK_NAME.test(name) && !SCRATCH_NAME.test(name)) return "keep";
     const sha256 = name.endsWith(".part") ? name.slice(0, -".part".length) : null;
     if (sha256 === null || !keep.has(sha256)) return "remove-when-stale";
     if (cacheEntry(join(this.stagingDir, name)).kind !== "file") return "remove";
