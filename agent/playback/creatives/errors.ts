@@ -18,7 +18,11 @@ export type RejectReason =
   /** A frame (width × height) or pixel rate (× fps) beyond creatives.maxSourcePixels / maxSourcePixelRate. */
   | "too-many-pixels"
   | "duration-mismatch"
+  /** Pixels or a picture so far from square that fitting them multiplies the work (see checkAspect). */
+  | "bad-aspect"
   | "transcode-failed"
+  /** ffmpeg works (a test pattern encodes) but fitting this input outran the transcode time limit. */
+  | "transcode-timeout"
   | "rendition-mismatch"
   /** The agent itself could not store or read the files (disk full, permissions …). */
   | "io-error"

@@ -4,7 +4,7 @@
 import type { MediaInfo, RenditionProfile } from "./types.js";
 
 /** Bump when the arguments below change: cached renditions of older recipes are re-fitted. */
-export const RENDITION_RECIPE = 1;
+export const RENDITION_RECIPE = 2;
 
 export interface Placement {
   /** Size the source is scaled to (square pixels). */
@@ -47,6 +47,43 @@ export function placeOnPanel(source: Shape, panel: Pick<RenditionProfile, "width
   };
 }
 
+export interface Crop {
+  width: number;
+  height: number;
+  x: number;
+  y: number;
+}
+
+/**
+ * For `cover`: the part of the frame (in stored pixels, as the filters see it after ffmpeg's
+ * automatic rotation) that will show on the panel, centred. Cropping it before scaling bounds
+ * the scale's work by the panel and the source: scaling first would make a frame as large as
+ * the panel's short side times the source's aspect (97920×384 for SAR 765:4).
+ */
+export function coverCrop(source: Shape, panel: Pick<RenditionProfile, "width" | "height">): Crop {
+  const turned = source.rotation === 90 || source.rotation === 270;
+  const frameWidth = turned ? source.height : source.width;
+  const frameHeight = turned ? source.width : source.height;
+  const sar = source.sampleAspect > 0 ? source.sampleAspect : 1;
+  // ffmpeg's transpose inverts the sample aspect along with the frame.
+  const pixelAspect = turned ? 1 / sar : sar;
+  const panelAspect = panel.width / panel.height;
+  let width = frameWidth;
+  let height = frameHeight;
+  if ((frameWidth * pixelAspect) / frameHeight > panelAspect) width = Math.min(frameWidth, Math.max(1, Math.round((frameHeight * panelAspect) / pixelAspect)));
+  else height = Math.min(frameHeight, Math.max(1, Math.round((frameWidth * pixelAspect) / panelAspect)));
+  return { width, height, x: Math.floor((frameWidth - width) / 2), y: Math.floor((frameHeight - height) / 2) };
+}
+
+function cropFilter(c: Crop): string {
+  return `crop=${c.width}:${c.height}:${c.x}:${c.y}:exact=1`;
+}
+
+/** What a cover fit looks like once cropped: the panel exactly, nothing off its edges. */
+function coveredPanel(profile: Pick<RenditionProfile, "width" | "height">): Placement {
+  return { scaledWidth: profile.width, scaledHeight: profile.height, x: 0, y: 0 };
+}
+
 /**
  * H.264 4:2:0 stores colour at half resolution, so it cannot hold an odd width or height.
  * Odd panels get 4:4:4 (High 4:4:4 Predictive), which can: the rendition stays exactly the
@@ -67,10 +104,11 @@ function scaleFilter(p: Placement, extra = ""): string {
 
 /** The filter chain from decoded source to a panel-sized frame. */
 export function videoFilter(source: Shape, profile: RenditionProfile): string {
-  const place = placeOnPanel(source, profile);
+  const cover = profile.fit === "cover";
+  const place = cover ? coveredPanel(profile) : placeOnPanel(source, profile);
   const pixfmt = videoPixelFormat(profile);
-  // Dropping frames to the panel rate first means less to scale.
-  const chain = [`fps=${profile.fps}`, scaleFilter(place, ":out_color_matrix=bt709:out_range=tv"), "format=yuv444p"];
+  // Dropping frames to the panel rate first means less to scale; so does cropping first.
+  const chain = [`fps=${profile.fps}`, ...(cover ? [cropFilter(coverCrop(source, profile))] : []), scaleFilter(place, ":out_color_matrix=bt709:out_range=tv"), "format=yuv444p"];
   if (place.x > 0 || place.y > 0) {
     chain.push(`pad=${profile.width}:${profile.height}:${place.x}:${place.y}:color=${ffmpegColour(profile.background)}`);
   }
@@ -82,9 +120,11 @@ export function videoFilter(source: Shape, profile: RenditionProfile): string {
 
 /** Stills are composed over a background canvas: that also fills any transparency. */
 export function imageFilter(source: Shape, profile: RenditionProfile): string {
-  const place = placeOnPanel(source, profile);
+  const cover = profile.fit === "cover";
+  const place = cover ? coveredPanel(profile) : placeOnPanel(source, profile);
+  const crop = cover ? `${cropFilter(coverCrop(source, profile))},` : "";
   const canvas = `color=c=${ffmpegColour(profile.background)}:s=${profile.width}x${profile.height},format=rgba[canvas]`;
-  const picture = `[0:v]${scaleFilter(place)},format=rgba[picture]`;
+  const picture = `[0:v]${crop}${scaleFilter(place)},format=rgba[picture]`;
   return `${canvas};${picture};[canvas][picture]overlay=${place.x}:${place.y}:format=auto,format=rgb24,setsar=1[out]`;
 }
 

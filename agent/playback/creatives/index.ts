@@ -5,7 +5,7 @@ export { cacheEntry, sha256OfFile, type CacheEntry } from "./files.js";
 export { placeOnPanel, renditionPlan, videoPixelFormat, RENDITION_RECIPE, type FfmpegPlan, type Placement } from "./fit.js";
 export { PATTERN_NAMES, isPatternName, renderPattern, patternSource, type PatternName } from "./patterns.js";
 export { CreativePipeline, type CreativeRequest, type PipelineDeps, type PrepareOutcome } from "./pipeline.js";
-export { checkDuration, checkSourceSize, probeMedia, type SourceLimits } from "./probe.js";
+export { checkAspect, checkDuration, checkSourceSize, probeMedia, type SourceLimits } from "./probe.js";
 export { checkTool, resolveMediaTools, type MediaTools, type ToolChoice, type ToolName, type ToolSource } from "./tools.js";
 export { Transcoder } from "./transcode.js";
 export type { CreativeEntry, MediaInfo, PreparedCreative, PrepareProgress, Rendition, RenditionProfile } from "./types.js";

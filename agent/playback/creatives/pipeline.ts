@@ -13,7 +13,7 @@ import { sha256OfFile } from "./files.js";
 import { RENDITION_RECIPE, renditionPlan } from "./fit.js";
 import { SourceLocks } from "./lock.js";
 import { renderPattern, type PatternName } from "./patterns.js";
-import { checkDuration, checkSourceSize, probeMedia } from "./probe.js";
+import { checkAspect, checkDuration, checkSourceSize, probeMedia } from "./probe.js";
 import type { MediaTools } from "./tools.js";
 import { Transcoder } from "./transcode.js";
 import type { CreativeEntry, MediaInfo, PreparedCreative, PrepareProgress, Rendition, RenditionProfile } from "./types.js";
@@ -153,6 +153,7 @@ export class CreativePipeline {
     // Cheap checks on the probe's answer, before anything costly is queued. An oversized source
     // is kept, like one of the wrong length: a raised limit needs no new download.
     checkSourceSize(source, { maxPixels: maxSourcePixels, maxPixelRate: maxSourcePixelRate });
+    checkAspect(source);
     checkDuration(source, request.durationMs, tolerance);
     let rendition = await this.cache.rendition(sha256, this.profile);
     const cached = rendition !== null;

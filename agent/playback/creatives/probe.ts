@@ -163,3 +163,27 @@ export function checkDuration(info: MediaInfo, scheduledMs: number | null, toler
     );
   }
 }
+
+// Real footage has pixels between 1:2 and 2:1 (anamorphic DV is 1.46:1, 2:1 at most) and
+// pictures between 1:16 and 16:1 (LED banners and tickers). 1/8..8 for pixels and 1:32..32:1
+// for the picture leave room for every delivery an operator would accept, while a file outside
+// them (a remux with `-aspect 200000:1`) costs minutes of scaling for a picture nobody can air.
+const MAX_SAMPLE_ASPECT = 8;
+const MAX_DISPLAY_ASPECT = 32;
+
+function ratioText(value: number): string {
+  return value >= 1 ? `${+value.toFixed(2)}:1` : `1:${+(1 / value).toFixed(2)}`;
+}
+
+/** Refuses pixels or a picture too far from square to fit at a sane cost (bounds above). */
+export function checkAspect(info: MediaInfo): void {
+  const sar = info.sampleAspect;
+  if (sar > MAX_SAMPLE_ASPECT || sar < 1 / MAX_SAMPLE_ASPECT) {
+    throw new CreativeRejected("bad-aspect", `the pixels are ${ratioText(sar)} (sample aspect ratio), outside 1:${MAX_SAMPLE_ASPECT} … ${MAX_SAMPLE_ASPECT}:1`);
+  }
+  const display = (info.width * sar) / info.height;
+  if (display > MAX_DISPLAY_ASPECT || display < 1 / MAX_DISPLAY_ASPECT) {
+    const wide = display >= 1 ? "wide" : "tall";
+    throw new CreativeRejected("bad-aspect", `the picture is ${ratioText(display)} ${wide} (display aspect ratio), outside 1:${MAX_DISPLAY_ASPECT} … ${MAX_DISPLAY_ASPECT}:1`);
+  }
+}

@@ -1,11 +1,15 @@
 // Runs a rendition plan through fluent-ffmpeg: one at a time, at low CPU priority (nice),
 // reporting percent done from ffmpeg's progress lines.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import ffmpeg from "fluent-ffmpeg";
 import type { Logger } from "../../log.js";
 import { CreativeRejected } from "./errors.js";
 import type { FfmpegPlan } from "./fit.js";
 import { SerialQueue } from "./queue.js";
 import { checkTool } from "./tools.js";
+
+const execFileAsync = promisify(execFile);
 
 export interface TranscoderDeps {
   ffmpegPath: string;
@@ -45,6 +49,10 @@ function toolProblem(err: Error & { code?: unknown }, stderr: string | null): st
   return null;
 }
 
+/** A test pattern encoded to nowhere: a working ffmpeg does it in a fraction of a second. */
+const KNOWN_GOOD = ["-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x36:r=10:d=1", "-c:v", "libx264", "-preset", "ultrafast", "-f", "null", "-"];
+const KNOWN_GOOD_TIMEOUT_MS = 15_000;
+
 export class Transcoder {
   private readonly queue = new SerialQueue();
 
@@ -58,6 +66,20 @@ export class Transcoder {
   /** Runs `plan` from `input` to `output`; waits its turn behind earlier transcodes. */
   run(plan: FfmpegPlan, input: string, output: string, durationMs: number | null, onPercent?: PercentListener): Promise<void> {
     return this.queue.run(() => this.runNow(plan, input, output, durationMs, onPercent));
+  }
+
+  /**
+   * A transcode stopped at its time limit: the input's fault when ffmpeg encodes a known-good
+   * pattern (so a refusal, not retried forever), the tool's when it cannot.
+   */
+  private async timedOut(problem: string): Promise<CreativeRejected> {
+    try {
+      await execFileAsync(this.deps.ffmpegPath, KNOWN_GOOD, { timeout: Math.min(KNOWN_GOOD_TIMEOUT_MS, (this.deps.timeoutS ?? 3600) * 1000) });
+    } catch {
+      return new CreativeRejected("tool-failed", `ffmpeg failed to run: ${problem}`);
+    }
+    const limit = this.deps.timeoutS ?? 3600;
+    return new CreativeRejected("transcode-timeout", `fitting it took longer than ${limit} s (ffmpeg itself works: a test pattern encodes); the file costs too much to fit`);
   }
 
   private async runNow(plan: FfmpegPlan, input: string, output: string, durationMs: number | null, onPercent?: PercentListener): Promise<void> {
@@ -82,8 +104,9 @@ export class Transcoder {
       }
       command.on("error", (err: Error, _stdout: string | null, stderr: string | null) => {
         const broken = toolProblem(err, stderr);
-        if (broken !== null) reject(new CreativeRejected("tool-failed", `ffmpeg failed to run: ${broken}`));
-        else reject(new CreativeRejected("transcode-failed", `ffmpeg: ${ffmpegProblem(err, stderr)}`));
+        if (broken === null) reject(new CreativeRejected("transcode-failed", `ffmpeg: ${ffmpegProblem(err, stderr)}`));
+        else if (/ran into a timeout/.test(err.message)) void this.timedOut(broken).then(reject, reject);
+        else reject(new CreativeRejected("tool-failed", `ffmpeg failed to run: ${broken}`));
       });
       command.on("end", () => {
         onPercent?.(100);

@@ -82,7 +82,9 @@ describe("renditionPlan", () => {
     const plan = renditionPlan(source({ kind: "image", durationMs: null, fps: null }), profile({ background: "#10aBcd", fit: "cover" }));
     expect(plan.extension).toBe("png");
     expect(arg(plan.outputOptions, "-filter_complex")).toContain("color=c=0x10ABCD:s=768x384");
-    expect(arg(plan.outputOptions, "-filter_complex")).toContain("overlay=0:-24");
+    // cover crops the visible part before scaling, so nothing is scaled beyond the panel.
+    expect(arg(plan.outputOptions, "-filter_complex")).toContain("[0:v]crop=1920:960:0:60:exact=1,scale=768:384:");
+    expect(arg(plan.outputOptions, "-filter_complex")).toContain("overlay=0:0");
     expect(arg(plan.outputOptions, "-frames:v")).toBe("1");
   });
 
