@@ -10,13 +10,18 @@ import {
   checkEnvelope,
   loadOpsPublicKey,
   MAX_ENVELOPE_BYTES,
+  MAX_PLAN_ITEMS,
+  planSizeEstimate,
   ScheduleStore,
   validateDocument,
   type CurrentSchedule,
+  type ScheduleDocument,
+  type Validation,
   type EnvelopeCheck,
 } from "../playback/schedule/index.js";
 import { openLedger, openLedgerReader } from "../proofs/open.js";
 import { readTrustedFile, TrustedFileError } from "../store/index.js";
+import { planJsonLines, planTableLines, writeLines } from "./plan-output.js";
 import { action, CliError, cliConfig, intOption, timeOption } from "./common.js";
 
 /**
@@ -74,7 +79,7 @@ function appliedTimes(current: CurrentSchedule): Record<string, number> {
  * Why `schedule load` would refuse the envelope (or bare document) in `plan --schedule F`, which
  * still plans from it: a preview. Checked against this agent's config, key and stored version.
  */
-function loadWarnings(file: string, raw: unknown, cmd: Command): string[] {
+function loadWarnings(file: string, raw: unknown, validation: Validation, cmd: Command): string[] {
   let check: EnvelopeCheck;
   try {
     const config = cliConfig(cmd);
@@ -91,6 +96,7 @@ function loadWarnings(file: string, raw: unknown, cmd: Command): string[] {
       lastApplied: lastAppliedVersion(config),
       now: Date.now(),
       origin: "local",
+      validate: () => validation, // judged once already, by the preview itself
     };
   } catch (err) {
     return [`${file} was not checked against \`schedule load\`: ${(err as Error).message.split("\n")[0]}`];
@@ -104,19 +110,66 @@ function loadWarnings(file: string, raw: unknown, cmd: Command): string[] {
 
 const pad = (text: string, width: number): string => text.padEnd(width);
 
-function planTable(p: Plan, zone: string): string {
-  const local = (iso: string): string => new Date(iso).toLocaleString("sv-SE", { timeZone: zone });
-  const lines = [`plan ${p.from} .. ${p.to} (schedule v${p.scheduleVersion}, times in ${zone})`, `${pad("start", 20)} ${pad("len s", 6)} ${pad("campaign", 20)} ${pad("creative", 20)} note`];
-  for (const i of p.items) {
-    const note = i.blackout ? "blackout" : i.fill ? "fill" : i.makeGood ? "make-good" : "";
-    lines.push(`${pad(local(i.at), 20)} ${pad((i.durationMs / 1000).toFixed(1), 6)} ${pad(i.campaign ?? "-", 20)} ${pad(i.creative ?? "-", 20)} ${note}`);
+interface PlanOptions {
+  schedule?: string;
+  from?: string;
+  hours: string;
+  json?: boolean;
+}
+
+interface PlanOutcome {
+  result: Plan;
+  zone: string;
+  warnings: string[];
+}
+
+/** The window to plan: --from (offset-less times read in the schedule's own zone, as its dayparts are), or now. */
+function planWindow(opts: PlanOptions, hours: number, zone: string): { from: number; to: number } {
+  const from = opts.from === undefined ? Date.now() : timeOption("--from", opts.from, zone);
+  return { from, to: from + hours * 3_600_000 };
+}
+
+/** Refuses, before planning, a plan that would hold more items than MAX_PLAN_ITEMS. */
+function checkPlanSize(doc: ScheduleDocument, hours: number): void {
+  const estimate = planSizeEstimate(doc, hours);
+  if (estimate <= MAX_PLAN_ITEMS) return;
+  const fits = Math.max(1, Math.floor((hours * MAX_PLAN_ITEMS) / estimate));
+  throw new CliError(`--hours ${hours}: this schedule may need up to ${estimate} items in ${hours} hours, more than the ${MAX_PLAN_ITEMS} a plan holds; plan at most ${fits} hours at a time`, 2);
+}
+
+/** `plan --schedule F`: a preview of a file, owing nothing, with what `load` would say of it. */
+function planFile(file: string, opts: PlanOptions, hours: number, cmd: Command): PlanOutcome {
+  const raw = readScheduleJson(file) as { schedule?: unknown };
+  const validation = validateDocument(raw && typeof raw === "object" && "schedule" in raw ? raw.schedule : raw);
+  if (!validation.ok) {
+    const { reasons, moreReasons } = capReasons(validation.problems);
+    throw new CliError(`${file}: ${reasons.join("; ")}${moreReasons ? `; and ${moreReasons} more` : ""}`);
   }
-  lines.push(p.shortfalls.length ? `shortfalls (${p.shortfalls.length}):` : "shortfalls: none");
-  for (const s of p.shortfalls) lines.push(`  ${local(s.period)} ${s.periodKind} ${s.campaign}: contracted ${s.contracted}, planned ${s.planned}, short ${s.missing} — ${s.reason}`);
-  if (p.bends.length) lines.push(`moved plays (${p.bends.length}):`);
-  for (const b of p.bends) lines.push(`  ${local(b.at)} ${b.campaign}: window ${local(b.windowFrom)}–${local(b.windowTo)} — ${b.reason}`);
-  for (const m of p.makeGoods) lines.push(`make-good ${m.campaign}: owed ${m.owed}, planned ${m.planned}`);
-  return `${lines.join("\n")}\n`;
+  const doc = validation.document;
+  checkPlanSize(doc, hours);
+  const result = plan({ schedule: doc, ...planWindow(opts, hours, doc.timezone) });
+  return { result, zone: doc.timezone, warnings: loadWarnings(file, raw, validation, cmd) };
+}
+
+/** `plan`: the stored schedule, owing what the ledger says is short since it was applied. */
+function planStored(opts: PlanOptions, hours: number, cmd: Command): PlanOutcome {
+  const config = cliConfig(cmd);
+  const current = storedSchedule(config);
+  const zone = current.document.timezone;
+  checkPlanSize(current.document, hours);
+  const { from, to } = planWindow(opts, hours, zone);
+  // The time between now and a future --from has not happened: nothing is owed for it.
+  if (from > Date.now()) return { result: plan({ schedule: current.document as PlanSchedule, from, to }), zone, warnings: [] };
+  const { reader, close } = openLedgerReader(config);
+  try {
+    const delivered = countDelivered(reader.plays({ from: new Date(Math.min(...Object.values(appliedTimes(current)), from)).toISOString(), to: new Date(from).toISOString() }), {
+      zone,
+      controllerConfigured: config.controller.driver !== "none",
+    });
+    return { result: plan({ schedule: current.document as PlanSchedule, from, to, delivered, appliedAt: appliedTimes(current) }), zone, warnings: [] };
+  } finally {
+    close();
+  }
 }
 
 export function registerScheduleCommands(program: Command): void {
@@ -182,53 +235,11 @@ export function registerScheduleCommands(program: Command): void {
     .option("--hours <n>", "hours to plan", "24")
     .option("--json", "the plan as JSON")
     .action(
-      action((opts: { schedule?: string; from?: string; hours: string; json?: boolean }, cmd: Command) => {
+      action(async (opts: PlanOptions, cmd: Command) => {
         const hours = intOption("--hours", opts.hours, 1, 744);
-        // Times without an offset are read in the schedule's own zone, as its dayparts are.
-        const window = (zone: string): { from: number; to: number } => {
-          const from = opts.from === undefined ? Date.now() : timeOption("--from", opts.from, zone);
-          return { from, to: from + hours * 3_600_000 };
-        };
-        let result: Plan;
-        let zone: string;
-        let warnings: string[] = [];
-        const print = (): void => {
-          for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-          process.stdout.write(opts.json ? `${JSON.stringify({ ...result, warnings }, null, 2)}\n` : planTable(result, zone));
-        };
-        if (opts.schedule) {
-          const raw = readScheduleJson(opts.schedule) as { schedule?: unknown };
-          const validation = validateDocument(raw && typeof raw === "object" && "schedule" in raw ? raw.schedule : raw);
-          if (!validation.ok) {
-            const { reasons, moreReasons } = capReasons(validation.problems);
-            throw new CliError(`${opts.schedule}: ${reasons.join("; ")}${moreReasons ? `; and ${moreReasons} more` : ""}`);
-          }
-          zone = validation.document.timezone;
-          result = plan({ schedule: validation.document, ...window(zone) });
-          warnings = loadWarnings(opts.schedule, raw, cmd);
-        } else {
-          const config = cliConfig(cmd);
-          const current = storedSchedule(config);
-          zone = current.document.timezone;
-          const { from, to } = window(zone);
-          if (from > Date.now()) {
-            // The time between now and a future --from has not happened: nothing is owed for it.
-            result = plan({ schedule: current.document as PlanSchedule, from, to });
-            print();
-            return;
-          }
-          const { reader, close } = openLedgerReader(config);
-          try {
-            const delivered = countDelivered(reader.plays({ from: new Date(Math.min(...Object.values(appliedTimes(current)), from)).toISOString(), to: new Date(from).toISOString() }), {
-              zone,
-              controllerConfigured: config.controller.driver !== "none",
-            });
-            result = plan({ schedule: current.document as PlanSchedule, from, to, delivered, appliedAt: appliedTimes(current) });
-          } finally {
-            close();
-          }
-        }
-        print();
+        const { result, zone, warnings } = opts.schedule ? planFile(opts.schedule, opts, hours, cmd) : planStored(opts, hours, cmd);
+        for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+        await writeLines(process.stdout, opts.json ? planJsonLines(result, warnings) : planTableLines(result, zone));
       }),
     );
 

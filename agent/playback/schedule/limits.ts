@@ -2,6 +2,8 @@
 // stolen ops key, or built by a buggy ops tool) can make the agent spend minutes or gigabytes
 // judging it. Each is far beyond what one screen sells; docs/schedule-format.md lists them.
 
+import type { ScheduleDocument } from "./document.js";
+
 /** An envelope's bytes, checked before JSON.parse. 500 campaigns take about 150 KB. */
 export const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
 
@@ -59,6 +61,26 @@ export const MAX_FIRST_VERSION = 100_000_000_000_000;
 
 /** A `schedule.applied` event names at most this many campaign ids, then counts them all. */
 export const MAX_EVENT_CAMPAIGN_IDS = 100;
+
+/**
+ * Most items (plays, fill, make-goods) one plan may be asked to hold. A month of 1-second fill, or
+ * of 36,000 paid plays an hour, would be tens of millions of items and gigabytes of memory: a plan
+ * that large is refused up front, naming how many hours at a time the schedule can be planned.
+ */
+export const MAX_PLAN_ITEMS = 2_000_000;
+
+/**
+ * An upper bound on the items a plan of `hours` from `doc` creates: the timeline cannot hold more
+ * items than its shortest creative fits into it, nor does the planner create more paid plays than
+ * the campaigns ask for.
+ */
+export function planSizeEstimate(doc: Pick<ScheduleDocument, "creatives" | "campaigns">, hours: number): number {
+  let shortestMs = 3_600_000;
+  for (const c of doc.creatives) shortestMs = Math.min(shortestMs, c.durationMs);
+  let paid = 0;
+  for (const c of doc.campaigns) paid += (c.playsPerHour ?? 0) * hours + (c.playsPerDay ?? 0) * Math.ceil(hours / 24);
+  return Math.max(Math.ceil((hours * 3_600_000) / shortestMs), paid);
+}
 
 const YEAR_MS = 365.25 * 24 * 3_600_000;
 export const earliestScheduleMs = Date.parse(EARLIEST_SCHEDULE_TIME);

@@ -171,6 +171,30 @@ describe("ledagent schedule plan --schedule: warns what load would refuse", () =
   });
 });
 
+describe("ledagent schedule plan, bounded and streamed", () => {
+  it("a plan that would hold millions of items (a month of 1-second fill) is refused up front, naming how many hours fit", async () => {
+    const short = doc({ creatives: [{ id: "house", url: "file:///srv/house.mp4", sha256: HEX, durationMs: 1000, approved: true }], campaigns: [] });
+    const r = await ledagent("schedule", "plan", "--schedule", file("plan-short.json", signed(short)), "--from", "2026-12-02T00:00", "--hours", "744", "--json");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--hours 744: this schedule may need up to 2678400 items in 744 hours, more than the 2000000 a plan holds; plan at most 555 hours at a time/);
+    expect(r.stdout).toBe("");
+  });
+
+  it("prints the same items as a table and as JSON, one per line", async () => {
+    const good = file("plan-both.json", signed(doc()));
+    const args = ["schedule", "plan", "--schedule", good, "--from", "2026-12-02T08:00", "--hours", "2"];
+    const json = await ledagent(...args, "--json");
+    const table = await ledagent(...args);
+    expect([json.code, table.code]).toEqual([0, 0]);
+    const parsed = JSON.parse(json.stdout) as { items: { creative: string | null }[]; warnings: string[] };
+    const rows = table.stdout.split("\n").slice(2, table.stdout.split("\n").findIndex((l) => l.startsWith("shortfalls")));
+    expect(parsed.items.length).toBeGreaterThan(10);
+    expect(rows).toHaveLength(parsed.items.length);
+    expect(rows[0]).toMatch(/^2026-12-02 08:00:00 +\d+\.\d +cola-dec +cola-15 +$/);
+    expect(json.stdout.split("\n").filter((l) => l.startsWith("    {")).length).toBe(parsed.items.length); // one item a line
+  });
+});
+
 describe("ledagent report delivery", () => {
   it("counts only the covered part of a period, stops at now, and prints local dates", async () => {
     const campaigns = [{ id: "cola-nov", customer: "cola-co", creatives: ["cola-15"], start: "2026-11-01T00:00:00+08:00", end: "2027-01-01T00:00:00+08:00", playsPerHour: 4, makeGood: true }];
