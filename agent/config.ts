@@ -288,9 +288,10 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env, 
 }
 
 /**
- * The ops public key named by the config must not be writable by group or others: whoever can
- * rewrite it can sign schedules the screen will play. A key that does not exist yet is left to
- * the schedule loader to report. The key loader should read it through readTrustedText too.
+ * The ops public key named by the config must be one that only root and the agent's user could
+ * have put there (its mode, its owner, every directory on its path): whoever can rewrite or
+ * replace it can sign schedules the screen will play. A key that does not exist yet is left to
+ * the schedule loader to report; that loader reads the key as a trusted file too.
  */
 export function checkOpsPublicKey(path: string): void {
   try {
@@ -302,8 +303,9 @@ export function checkOpsPublicKey(path: string): void {
 }
 
 /**
- * Reads and validates the config file at `path`: a regular file of at most 1 MiB that group and
- * others cannot write (anyone who can rewrite it can point the agent at their own ops key).
+ * Reads and validates the config file at `path`: a regular file of at most 1 MiB that only root
+ * and the agent's user can rewrite or replace, through its mode, its owner or any directory on
+ * its path (anyone else who could would point the agent at their own ops key).
  */
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string;

@@ -1,5 +1,5 @@
 // A bad config names the key, the value and what is expected: one test per class of mistake.
-import { chmodSync, closeSync, mkdirSync, openSync, ftruncateSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, mkdirSync, openSync, ftruncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, envName, loadConfig, parseConfig } from "../agent/config.js";
@@ -233,10 +233,69 @@ describe("the config file itself", () => {
     }
   });
 
+  it("refuses a 0600 config in a 0777 directory, where anyone could rename their own config over it", () => {
+    const tmp = tempDir();
+    try {
+      const open = join(tmp.dir, "etc");
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      const path = join(open, "c.yaml");
+      writeFileSync(path, GOOD, { mode: 0o600 });
+      expect(loadProblem(path)).toBe(
+        `config ${path}: directory ${open} is writable by group or others (mode 0777), so they could put another file in its place; fix with \`chmod go-w ${open}\``,
+      );
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it("refuses an ops public key in a 0777 directory", () => {
+    const tmp = tempDir();
+    try {
+      const open = join(tmp.dir, "keys");
+      mkdirSync(open);
+      chmodSync(open, 0o777);
+      const key = join(open, "ops.pub.pem");
+      writeFileSync(key, "-----BEGIN PUBLIC KEY-----\n", { mode: 0o644 });
+      const path = join(tmp.dir, "c.yaml");
+      writeFileSync(path, GOOD.replace("/etc/ledagent/ops.pub.pem", key), { mode: 0o640 });
+      expect(loadProblem(path)).toBe(
+        `config ${path}: opsPublicKey: ${key}: directory ${open} is writable by group or others (mode 0777), so they could put another file in its place; fix with \`chmod go-w ${open}\``,
+      );
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  // Only root can give a file to another user, so as anyone else this cannot be set up.
+  it.skipIf(process.getuid?.() !== 0)("refuses a 0640 config or ops key owned by nobody, who could point opsPublicKey at their own key (needs root)", () => {
+    const tmp = tempDir();
+    try {
+      const key = join(tmp.dir, "ops.pub.pem");
+      writeFileSync(key, "-----BEGIN PUBLIC KEY-----\n", { mode: 0o644 });
+      const path = join(tmp.dir, "c.yaml");
+      writeFileSync(path, GOOD.replace("/etc/ledagent/ops.pub.pem", key), { mode: 0o640 });
+      chownSync(path, 65534, 0);
+      expect(loadProblem(path)).toBe(
+        `config ${path}: is owned by uid 65534, not by root (the user the agent runs as), so uid 65534 can rewrite it; fix with \`chown root:root ${path}\``,
+      );
+      chownSync(path, 0, 0);
+      chownSync(key, 65534, 0);
+      expect(loadProblem(path)).toBe(
+        `config ${path}: opsPublicKey: ${key}: is owned by uid 65534, not by root (the user the agent runs as), so uid 65534 can rewrite it; fix with \`chown root:root ${key}\``,
+      );
+      chownSync(key, 0, 0);
+      expect(loadConfig(path, {}).opsPublicKey).toBe(key);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
   it("accepts a config under a directory created for it (0644 and 0600 both fine)", () => {
     const tmp = tempDir();
     try {
-      mkdirSync(join(tmp.dir, "etc"));
+      mkdirSync(join(tmp.dir, "etc"), { mode: 0o755 }); // a umask of 002 must not make it group-writable
+      chmodSync(join(tmp.dir, "etc"), 0o755);
       const path = join(tmp.dir, "etc", "c.yaml");
       writeFileSync(path, GOOD, { mode: 0o600 });
       expect(loadConfig(path, {}).screenId).toBe("sz-nanshan-001");
