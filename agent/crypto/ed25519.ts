@@ -3,7 +3,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { closeSync, existsSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { writeFileDurably } from "../store/durable-file.js";
-import { readTrustedFile, TrustedFileError } from "../store/trusted-file.js";
+import { checkTrustedPath, readTrustedFile, TrustedFileError } from "../store/trusted-file.js";
 import { canonicalBytes } from "./canonical.js";
 
 export class KeyError extends Error {
@@ -54,6 +54,12 @@ export function loadPrivateKey(path: string): KeyPair {
   }
   if ((mode & 0o077) !== 0) {
     throw new KeyError(`device key ${path} is readable by others (mode ${mode.toString(8)}); run chmod 600 on it`);
+  }
+  try {
+    checkTrustedPath(path); // its owner and every directory on its path, as for the config
+  } catch (err) {
+    if (!(err instanceof TrustedFileError)) throw err;
+    throw new KeyError(`device key ${err.message}`);
   }
   let privateKey: KeyObject;
   try {

@@ -1,11 +1,11 @@
 // Public keys are read as trusted files: a regular file of sane size, and for the ops key one
 // that group and others cannot write (whoever can rewrite it can make the screen play anything).
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateKeyPairSync } from "node:crypto";
-import { KeyError, loadPublicKey, publicKeyPem } from "../../agent/crypto/index.js";
+import { createKeyFiles, KeyError, loadPrivateKey, loadPublicKey, publicKeyPem } from "../../agent/crypto/index.js";
 import { loadOpsPublicKey } from "../../agent/playback/schedule/index.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -62,5 +62,27 @@ describe("loading public keys", () => {
   it("no ops key configured is null (nothing can be accepted), a missing file names it", () => {
     expect(loadOpsPublicKey({})).toBeNull();
     expect(refusal(() => loadOpsPublicKey({ opsPublicKey: join(tmp.dir, "none.pem") })).message).toMatch(/none\.pem: no such file or directory \(ENOENT\)/);
+  });
+});
+
+describe("loading the device private key", () => {
+  it("a key in a directory others can write is refused, naming the directory and the fix", () => {
+    const open = join(tmp.dir, "open");
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    createKeyFiles(join(open, "device.key"), join(open, "device.pub.pem"));
+    const err = refusal(() => loadPrivateKey(join(open, "device.key")));
+    expect(err).toBeInstanceOf(KeyError);
+    expect(err.message).toMatch(/^device key .*open\/device\.key: directory .*open is writable by group or others \(mode 0777\)/);
+    chmodSync(open, 0o755);
+    expect(loadPrivateKey(join(open, "device.key")).privateKey.asymmetricKeyType).toBe("ed25519");
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("a key owned by another user is refused (needs root, to give it away)", () => {
+    const dir = join(tmp.dir, "keys");
+    mkdirSync(dir, { mode: 0o700 });
+    createKeyFiles(join(dir, "device.key"), join(dir, "device.pub.pem"));
+    chownSync(join(dir, "device.key"), 65534, 65534);
+    expect(refusal(() => loadPrivateKey(join(dir, "device.key"))).message).toMatch(/is owned by uid 65534, not by root/);
   });
 });
