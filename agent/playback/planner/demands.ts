@@ -1,7 +1,8 @@
 // Rules 3, 5 and 6 as numbers: how many plays each campaign is owed in each hour or day, the
 // window each one should start in, which survive an oversold hour, and what is owed from the past.
 import type { PlanContext, Runner } from "./context.js";
-import { blockReason, evenWindows, slotWindows } from "./slots.js";
+import { demand, hourOf, PlayRun } from "./capacity.js";
+import { blockReason, evenWindows, slotWindows, type Slot } from "./slots.js";
 import {
   clip,
   daypartIntervals,
@@ -78,15 +79,10 @@ function deliveredIn(counts: DeliveredCounts | undefined, start: number, end: nu
   return n;
 }
 
-/** A demand in the one shape every demand has (why included), so the placement loop sees one hidden class. */
-function demand(runner: Runner, k: number, period: Period, from: number, to: number, expires: number, moveReason: string | undefined): Demand {
-  return { runner, k, period, from, to: Math.max(to, from + 1), expires, moveReason, why: undefined };
-}
-
 /** Periods (hours or days) of every quota campaign overlapping the window, with their demands. */
-export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: Period[]; demands: Demand[] } {
+export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: Period[]; runs: PlayRun[] } {
   const periods: Period[] = [];
-  const demands: Demand[] = [];
+  const runs: PlayRun[] = [];
   const history = input.delivered !== undefined;
   const hours = hoursOverlapping(input.from, input.to, ctx.zone);
   const days = daysOverlapping(input.from, input.to, ctx.zone);
@@ -133,111 +129,27 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       const first = n - remaining;
       period.nextK = first;
       const expires = legal[legal.length - 1][1];
-      if (!blocked && start >= input.from) {
-        // Untouched (no block, wholly ahead): every play keeps its contractual window, no Slot needed.
-        for (let k = first; k < n; k++) demands.push(demand(runner, k, period, contract[k][0], contract[k][1], expires, undefined));
-        continue;
-      }
-      for (const slot of slotWindows(runner, contract, first, legal, input.from, false)) {
-        demands.push(demand(runner, slot.k, period, slot.from, slot.to, expires, slot.moveReason));
+      // Untouched (no block, wholly ahead): every play keeps its contractual window, no Slot needed.
+      const untouched = !blocked && start >= input.from;
+      if (kind === "hour") {
+        runs.push(untouched ? PlayRun.ofContract(period, first, expires) : PlayRun.ofSlots(period, slotWindows(runner, contract, first, legal, input.from, false), expires));
+      } else {
+        addDayRuns(ctx, period, slotWindows(runner, contract, first, legal, input.from, untouched), expires, runs);
       }
     }
   }
-  return { periods, demands };
+  return { periods, runs };
 }
 
-/**
- * Rule 5. Where an hour's quotas need more time than it has, higher priority is served in
- * full first and equal priorities share what is left in proportion to their quotas.
- */
-export function selectForCapacity(ctx: PlanContext, input: PlannerInput, demands: Demand[]): Demand[] {
-  const byHour = new Map<number, Demand[]>();
-  for (const d of demands) {
-    const hour = d.period.kind === "hour" ? d.period.start : Math.floor((d.from - ctx.span[0]) / HOUR_MS) * HOUR_MS + ctx.span[0];
-    const list = byHour.get(hour);
-    if (list) list.push(d);
-    else byHour.set(hour, [d]);
+/** A day's plays, made now (rule 5 counts them in the hours their windows open in), as runs per hour. */
+function addDayRuns(ctx: PlanContext, period: Period, slots: readonly Slot[], expires: number, runs: PlayRun[]): void {
+  const made = slots.map((slot) => demand(period.runner, slot.k, period, slot.from, slot.to, expires, slot.moveReason));
+  let first = 0;
+  for (let i = 1; i <= made.length; i++) {
+    if (i < made.length && hourOf(ctx, made[i].from) === hourOf(ctx, made[first].from)) continue;
+    runs.push(PlayRun.ofMade(period, hourOf(ctx, made[first].from), made, first, i - first));
+    first = i;
   }
-  const kept: Demand[] = [];
-  for (const [hour, list] of byHour) {
-    const capacity = normalTime(ctx, Math.max(hour, input.from), hour + HOUR_MS);
-    const need = list.reduce((s, d) => s + d.runner.meanDurationMs, 0);
-    if (need <= capacity) {
-      for (const d of list) kept.push(d);
-      continue;
-    }
-    let left = capacity;
-    const levels = [...new Set(list.map((d) => d.runner.priority))].sort((a, b) => b - a);
-    for (const level of levels) {
-      const atLevel = list.filter((d) => d.runner.priority === level);
-      const levelNeed = atLevel.reduce((s, d) => s + d.runner.meanDurationMs, 0);
-      if (levelNeed <= left) {
-        for (const d of atLevel) kept.push(d);
-        left -= levelNeed;
-        continue;
-      }
-      const share = shareInProportion(atLevel, left);
-      for (const d of share.kept) kept.push(d);
-      // One string per level, not per dropped play: an oversold month drops a hundred thousand.
-      const reason = `oversold hour: priority ${level} shared what was left in proportion to quota`;
-      for (const d of share.dropped) {
-        d.period.dropped++;
-        addReason(d.period, reason);
-      }
-      left = share.left;
-    }
-  }
-  return kept;
-}
-
-function shareInProportion(atLevel: Demand[], capacity: number): { kept: Demand[]; dropped: Demand[]; left: number } {
-  const byRunner = new Map<Runner, Demand[]>();
-  for (const d of atLevel) {
-    const list = byRunner.get(d.runner);
-    if (list) list.push(d);
-    else byRunner.set(d.runner, [d]);
-  }
-  const total = atLevel.reduce((s, d) => s + d.runner.meanDurationMs, 0);
-  const fraction = capacity / total;
-  const entries = [...byRunner.entries()].map(([runner, list]) => {
-    const exact = list.length * fraction;
-    return { runner, list, take: Math.floor(exact), remainder: exact - Math.floor(exact) };
-  });
-  let left = capacity - entries.reduce((s, e) => s + e.take * e.runner.meanDurationMs, 0);
-  // Largest remainder first, then by campaign order, so the split is deterministic.
-  const order = [...entries].sort((a, b) => b.remainder - a.remainder || a.runner.index - b.runner.index);
-  for (const e of order) {
-    if (e.take < e.list.length && e.runner.meanDurationMs <= left) {
-      e.take++;
-      left -= e.runner.meanDurationMs;
-    }
-  }
-  const kept: Demand[] = [];
-  const dropped: Demand[] = [];
-  for (const e of entries) {
-    // Respread the survivors over the hour: m plays keep rule 3's even spacing for m.
-    const survivors = e.list.slice(0, e.take);
-    const span = survivors.length ? [e.list[0].from, e.list[e.list.length - 1].to] : [0, 0];
-    survivors.forEach((d, i) => {
-      d.moveReason ??= "oversold: the plays kept in this hour were re-spread over it";
-      const width = (span[1] - span[0]) / survivors.length;
-      d.from = Math.ceil(span[0] + i * width);
-      d.to = Math.max(d.from + 1, Math.ceil(span[0] + (i + 1) * width));
-    });
-    for (const d of survivors) kept.push(d);
-    for (let i = e.take; i < e.list.length; i++) dropped.push(e.list[i]);
-  }
-  return { kept, dropped, left };
-}
-
-/** Time in [from, to) where normal paid content may play (no buyout, suspension or blackout). */
-export function normalTime(ctx: PlanContext, from: number, to: number): number {
-  let sum = 0;
-  for (const r of ctx.regimes) {
-    if (r.kind !== "normal") continue;
-    sum += Math.max(0, Math.min(to, r.to) - Math.max(from, r.from));
-  }
-  return sum;
 }
 
 /**

@@ -2,7 +2,8 @@
 // and touches no file; the same input always gives the same plan, so replanning on any change
 // (a new version, a takedown, a suspension, a missed play) is just calling it again.
 import { buildContext } from "./context.js";
-import { buildDemands, owedPlays, selectForCapacity } from "./demands.js";
+import { selectForCapacity } from "./capacity.js";
+import { buildDemands, owedPlays } from "./demands.js";
 import { place } from "./place.js";
 import { toIso } from "./time.js";
 import type { MakeGoodSummary, Plan, PlannerInput, Shortfall } from "./types.js";
@@ -24,8 +25,8 @@ export function plan(input: PlannerInput): Plan {
   if (input.to - input.from > MAX_PLAN_MS) throw new PlanError(`plan window longer than 31 days (${Math.round((input.to - input.from) / 3_600_000)} h)`);
   const ctx = buildContext(input);
   if (ctx.fill.length === 0) throw new PlanError("the schedule has no approved fill creative, so gaps could not be filled");
-  const { periods, demands } = buildDemands(ctx, input);
-  const selected = selectForCapacity(ctx, input, demands);
+  const { periods, runs } = buildDemands(ctx, input);
+  const selected = selectForCapacity(ctx, input, runs);
   const owed = new Map(ctx.runners.map((r) => [r, owedPlays(ctx, input, r)] as const).filter(([, n]) => n > 0));
   const owedAtStart = new Map(owed);
   const placement = place(ctx, input, selected, owed);
