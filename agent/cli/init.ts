@@ -140,7 +140,8 @@ function retireLedgerFor(config: Parameters<typeof ledgerInUse>[0] & { screenId:
 
 function archiveReport(a: ArchivedLedger): string {
   const head = a.head ? `closed at seq ${a.head.seq} with a signed head` : `not closed (${a.unclosed ?? "it was empty"})`;
-  return `old ledger: ${a.dir} (${head}; verify it with the device.pub.pem there)\n`;
+  const key = a.publicKey ? "verify it with the device.pub.pem there" : "its public key was not found: verify it with the key you published for this device";
+  return `old ledger: ${a.dir} (${head}; ${key})\n`;
 }
 
 export function registerInitCommands(program: Command): void {

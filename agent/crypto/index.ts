@@ -11,4 +11,15 @@ export {
   verifyText,
   type KeyPair,
 } from "./ed25519.js";
-export { keyFingerprint, readSigningRecord, signingRecordPath, writeSigningRecord, type SigningRecord } from "./signing-record.js";
+export {
+  keyFingerprint,
+  readSigningRecord,
+  retiredKeyPath,
+  retiredKeyRecord,
+  signingRecordPath,
+  writeRetiredKey,
+  writeSigningRecord,
+  type HighWaterMark,
+  type RetiredKey,
+  type SigningRecord,
+} from "./signing-record.js";

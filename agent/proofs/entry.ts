@@ -98,8 +98,8 @@ export function storedRowProblem(row: StoredRow): string | null {
  */
 export function headProblem(tail: StoredRow[], publicKey: KeyObject): string | null {
   const [head, before] = tail;
-  const damaged = storedRowProblem(head);
-  if (damaged) return damaged;
+  // Said of "the head entry (seq n)": a phrase that follows its subject.
+  if (storedRowProblem(head)) return "has a stored hash that does not match its body (the database was altered or damaged)";
   let entry: Entry;
   try {
     entry = JSON.parse(head.body) as Entry;

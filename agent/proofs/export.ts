@@ -4,9 +4,9 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { DateTime } from "luxon";
 import { pagesBySeq } from "../store/index.js";
-import { storedRowProblem } from "./entry.js";
-import { LedgerError, type LedgerReader } from "./ledger.js";
-import type { PlayEntry } from "./types.js";
+import type { LedgerReader } from "./ledger.js";
+import { checkIndexColumns, indexColumns, trustedEntry, type IndexColumns } from "./stored-row.js";
+import type { Entry, PlayEntry } from "./types.js";
 
 export interface ExportFilter {
   customer?: string;
@@ -40,6 +40,20 @@ function whereClause(f: ExportFilter): { sql: string; params: string[] } {
   return { sql: used.length ? used.map(([, sql]) => sql).join(" AND ") : "1", params: used.map(([key]) => f[key] as string) };
 }
 
+/**
+ * Whether the entry itself (its signed body, never the index columns beside it) matches the
+ * filter: the index only narrows what is read.
+ */
+function matches(entry: Entry, f: ExportFilter): boolean {
+  const c = indexColumns(entry);
+  return (
+    (f.customer === undefined || c.customer === f.customer) &&
+    (f.campaign === undefined || c.campaign === f.campaign) &&
+    (f.from === undefined || c.t >= f.from) &&
+    (f.to === undefined || c.t < f.to)
+  );
+}
+
 export function isFiltered(f: ExportFilter): boolean {
   return CONDITIONS.some(([key]) => f[key] !== undefined);
 }
@@ -62,16 +76,13 @@ export async function exportJsonl(reader: LedgerReader, filter: ExportFilter, ou
     .get(...params) as { first: number | null; last: number | null };
   if (bounds.first === null || bounds.last === null) return result;
   const end = filter.to !== undefined || !isFiltered(filter) ? bounds.last : (reader.head()?.seq ?? bounds.last);
-  // Every row's body is read, stubs' too: a stub states a hash, and it must be its entry's.
-  const page = reader.db.prepare(
-    `SELECT seq, hash, body, (${sql}) AS matched FROM ledger_entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`,
-  );
-  type Row = { seq: number; hash: string; body: string; matched: number };
-  for (const rows of pagesBySeq((after) => page.all(...params, after, end, PAGE) as Row[], PAGE, bounds.first - 1)) {
+  // Every row's body is read and checked, stubs' too: a stub states a hash, and it must be its
+  // entry's; and whether a row is shown whole is decided by its body, not by its index columns.
+  const page = reader.db.prepare(`SELECT ${ROW_COLUMNS} FROM ledger_entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
+  for (const rows of pagesBySeq((after) => page.all(after, end, PAGE) as Row[], PAGE, bounds.first - 1)) {
     let chunk = "";
     for (const r of rows) {
-      checkRow(r);
-      if (r.matched) {
+      if (matches(checkedEntry(r), filter)) {
         chunk += r.body + "\n";
         result.entries++;
       } else {
@@ -87,19 +98,19 @@ export async function exportJsonl(reader: LedgerReader, filter: ExportFilter, ou
   return result;
 }
 
+type Row = { seq: number; hash: string; body: string } & IndexColumns;
+const ROW_COLUMNS = "seq, hash, body, kind, t, type, customer, campaign";
+
 /**
- * Refuses a row whose stored hash is not its body's: exported, it would carry a wrong hash as a
- * stub, or break the chain at the next line, and a damaged ledger would leave the device looking valid.
+ * The row's entry, refused (naming the seq) when its stored hash is not its body's or its index
+ * columns disagree with its body: exported, it would carry a wrong hash as a stub, or be shown
+ * whole to a customer it does not belong to, and a damaged ledger would leave the device looking
+ * valid. Nothing for the row or after it is written.
  */
-function checkRow(r: { seq: number; hash: string; body: string }): void {
-  const problem = storedRowProblem(r);
-  if (problem) {
-    throw new LedgerError(
-      `export refused at seq ${r.seq}: ${problem}; no line for it or after it was written. ` +
-        "Restore the database from a backup (the upstream collector holds every synced entry)",
-      "damaged-head",
-    );
-  }
+function checkedEntry(r: Row): Entry {
+  const entry = trustedEntry(r, "export");
+  checkIndexColumns(r, entry, "export");
+  return entry;
 }
 
 const CSV_HEADER = ["seq", "customer", "campaign", "creative", "start", "end", "durationMs", "status", "makeGood", "screenVerified"];
@@ -119,13 +130,13 @@ export async function exportCsv(reader: LedgerReader, filter: ExportFilter, time
   const { sql, params } = whereClause(filter);
   const result: ExportResult = { lines: 0, entries: 0, stubs: 0, firstSeq: null, lastSeq: null };
   await write(out, CSV_HEADER.join(",") + "\n");
-  const page = reader.db.prepare(`SELECT seq, body, hash FROM ledger_entries WHERE kind = 'play' AND ${sql} AND seq > ? ORDER BY seq LIMIT ?`);
-  type Row = { seq: number; body: string; hash: string };
+  const page = reader.db.prepare(`SELECT ${ROW_COLUMNS} FROM ledger_entries WHERE kind = 'play' AND ${sql} AND seq > ? ORDER BY seq LIMIT ?`);
   for (const rows of pagesBySeq((after) => page.all(...params, after, PAGE) as Row[], PAGE)) {
     let chunk = "";
     for (const r of rows) {
-      checkRow(r);
-      const { play } = JSON.parse(r.body) as PlayEntry;
+      const entry = checkedEntry(r);
+      if (entry.kind !== "play" || !matches(entry, filter)) continue;
+      const { play } = entry as PlayEntry;
       const row = [
         r.seq, play.customer, play.campaign, play.creative,
         localTime(play.startedAt, timezone), localTime(play.endedAt, timezone),

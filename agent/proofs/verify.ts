@@ -3,7 +3,6 @@
 import type { KeyObject } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
-import { StringDecoder } from "node:string_decoder";
 import { verifyCanonical } from "../crypto/index.js";
 import { entrySignatureValid, entryTexts, isStub, sha256Hex, type EntryTexts } from "./entry.js";
 import { duplicateKey } from "./json-keys.js";
@@ -154,7 +153,9 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
   for await (const text of lines) {
     lineNo++;
     // An editor may have saved the export with a byte-order mark; it is not part of the JSON.
-    const raw = lineNo === 1 && text.startsWith("\uFEFF") ? text.slice(1) : text;
+    const invalidUtf8 = text.startsWith(INVALID_UTF8);
+    const decoded = invalidUtf8 ? text.slice(INVALID_UTF8.length) : text;
+    const raw = lineNo === 1 && decoded.startsWith("\uFEFF") ? decoded.slice(1) : decoded;
     const expected = prev ? prev.seq + 1 : null;
     if (raw.length > MAX_LINE) stop("malformed", expected, lineNo, `line ${lineNo} is longer than ${MAX_LINE} characters`);
     let parsed: unknown;
@@ -172,6 +173,7 @@ async function run(lines: AsyncIterable<string> | Iterable<string>, opts: Verify
       if (claimedSeq === pendingGap.expected) stop("reorder", claimedSeq, lineNo, `seq ${claimedSeq} appears after seq ${pendingGap.got}`);
       stop("gap", pendingGap.expected, pendingGap.line, `seq ${pendingGap.expected} is missing (seq ${pendingGap.got} follows seq ${pendingGap.expected - 1})`);
     }
+    if (invalidUtf8) stop("malformed", claimedSeq ?? expected, lineNo, `line ${lineNo} is not valid UTF-8`);
     const dup = duplicateKey(raw);
     if (dup !== null) stop("malformed", claimedSeq ?? expected, lineNo, `line ${lineNo} has the field ${JSON.stringify(dup)} twice`);
 
@@ -292,35 +294,59 @@ export async function* streamLines(input: Readable): AsyncGenerator<string> {
   }
 }
 
+// Marks a line whose bytes are not UTF-8 (the lenient decoding follows it, for its seq). A lone
+// surrogate can never come out of decoding bytes, so no line read from a file can start with it.
+const INVALID_UTF8 = "\uD800";
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lenientUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+// A UTF-8 line of MAX_LINE characters takes at most this many bytes.
+const MAX_LINE_BYTES = MAX_LINE * 3;
+
+/** One line's bytes as text: decoded strictly, since a byte changed to U+FFFD would otherwise verify. */
+function decodeLine(bytes: Buffer): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return INVALID_UTF8 + lenientUtf8.decode(bytes);
+  }
+}
+
+// Lines are cut at LF bytes before decoding (an LF byte is never part of a multi-byte character),
+// so each line is decoded, and judged, on its own.
 async function* rawLines(input: Readable): AsyncGenerator<string> {
-  const decoder = new StringDecoder("utf8");
-  let partial = "";
+  let parts: Buffer[] = [];
+  let size = 0;
   let overlong = false;
-  const finish = (piece: string): string => {
-    if (overlong || partial.length + piece.length > MAX_LINE) return tooLong();
-    const line = partial + piece;
+  const finish = (piece: Buffer): string => {
+    if (overlong || size + piece.length > MAX_LINE_BYTES) return tooLong();
+    const line = decodeLine(parts.length ? Buffer.concat([...parts, piece]) : piece);
+    if (line.length > MAX_LINE) return tooLong();
     return line.endsWith("\r") ? line.slice(0, -1) : line;
   };
-  const keep = (rest: string): void => {
-    if (overlong) return;
-    if (partial.length + rest.length > MAX_LINE) {
+  const keep = (rest: Buffer): void => {
+    if (overlong || rest.length === 0) return;
+    if (size + rest.length > MAX_LINE_BYTES) {
       overlong = true;
-      partial = "";
-    } else partial += rest;
+      parts = [];
+      size = 0;
+    } else {
+      parts.push(rest);
+      size += rest.length;
+    }
   };
   for await (const chunk of input) {
-    const text = typeof chunk === "string" ? chunk : decoder.write(chunk as Buffer);
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : (chunk as Buffer);
     let start = 0;
-    for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
-      yield finish(text.slice(start, nl));
-      partial = "";
+    for (let nl = bytes.indexOf(0x0a); nl !== -1; nl = bytes.indexOf(0x0a, start)) {
+      yield finish(bytes.subarray(start, nl));
+      parts = [];
+      size = 0;
       overlong = false;
       start = nl + 1;
     }
-    keep(text.slice(start));
+    keep(Buffer.from(bytes.subarray(start)));
   }
-  keep(decoder.end());
-  if (overlong || partial !== "") yield finish("");
+  if (overlong || size > 0) yield finish(Buffer.alloc(0));
 }
 
 /** Verifies an export file ("-" for stdin). */

@@ -38,10 +38,45 @@ describe("ledger lifecycle through the CLI", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/empty or missing; appending would start a second history under the same key/);
     expect(r.stderr).toMatch(/restore the database from a backup.*--force --new-key --archive-ledger/);
-    // Nothing was recorded under the old key.
+    // Nothing was recorded under the old key, and no empty database was left to export nothing from.
+    expect(existsSync(db())).toBe(false);
+    const out = await cli(["proofs", "export"]);
+    expect(out.code).toBe(1);
+  });
+
+  it("note refuses to append after the head rows were deleted, naming the seq the key signed up to", async () => {
     const d = openDatabase(db());
-    expect(d.prepare("SELECT count(*) AS n FROM ledger_entries").get()).toEqual({ n: 0 });
+    d.exec("DELETE FROM ledger_entries WHERE seq = 3");
     d.close();
+    const r = await cli(["note", "onto an older copy"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/head of .* is seq 2, but this device key has signed up to seq 3 .*second entry at seq 3.*backup that reaches seq 3/);
+  });
+
+  it("proofs at refuses a row whose body was edited, naming the seq", async () => {
+    const d = openDatabase(db());
+    d.exec(`UPDATE ledger_entries SET body = replace(body, '"text":"two"', '"text":"FORGED"') WHERE seq = 2`);
+    d.close();
+    const at = await cli(["proofs", "at", "now"]);
+    expect(at.code).toBe(0); // the last event (seq 3) is intact
+    const d2 = openDatabase(db());
+    d2.exec("DELETE FROM ledger_entries WHERE seq = 3");
+    d2.close();
+    const forged = await cli(["proofs", "at", "now"]);
+    expect(forged.code).toBe(1);
+    expect(forged.stderr).toMatch(/read refused at seq 2: its stored hash does not match its body/);
+  });
+
+  it("a key change after the private key was lost archives the old public key, so the old ledger stays verifiable", async () => {
+    const oldPub = readFileSync(pub(), "utf8");
+    rmSync(join(dataDir, "keys", "device.key"));
+    const r = await init("--force", "--new-key", "--archive-ledger");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/not closed .*verify it with the device\.pub\.pem there/);
+    const [stamp] = readdirSync(join(dataDir, "archive"));
+    const archive = join(dataDir, "archive", stamp);
+    expect(readFileSync(join(archive, "device.pub.pem"), "utf8")).toBe(oldPub);
+    expect((await exportVerifies(join(archive, "device.pub.pem"), archive)).stdout).toMatch(/^ok: 3 entries/);
   });
 
   it("proofs export refuses a row whose stored hash is not its body's, naming the seq, and leaves no file", async () => {

@@ -131,7 +131,7 @@ describe("ledger integrity", () => {
     const l = ledger();
     fill(l, 4);
     l.db.prepare("UPDATE ledger_entries SET hash = ? WHERE seq = 4").run("f".repeat(64));
-    expectRefused(() => ledger(), "damaged-head", /head entry \(seq 4\) its stored hash does not match its body.*break the chain/);
+    expectRefused(() => ledger(), "damaged-head", /head entry \(seq 4\) has a stored hash that does not match its body.*break the chain/);
     expect(new LedgerReader(db()).head()?.seq).toBe(4);
   });
 
@@ -140,7 +140,7 @@ describe("ledger integrity", () => {
     fill(l, 4);
     const body = (l.db.prepare("SELECT body FROM ledger_entries WHERE seq = 4").get() as { body: string }).body;
     l.db.prepare("UPDATE ledger_entries SET body = ? WHERE seq = 4").run(body.replace("cola-co", "cola-cx").replace("pepsi-co", "pepsi-cx"));
-    expectRefused(() => ledger(), "damaged-head", /seq 4\) its stored hash does not match its body/);
+    expectRefused(() => ledger(), "damaged-head", /seq 4\) has a stored hash that does not match its body/);
   });
 
   it("refuses to append onto a head that does not link to the entry before it", () => {
