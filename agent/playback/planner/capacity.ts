@@ -7,7 +7,7 @@
 // every play and cutting afterwards.
 import type { PlanContext, Runner } from "./context.js";
 import { addReason, HOUR_MS, type Demand, type Period } from "./demands.js";
-import type { Slot } from "./slots.js";
+import { windowEnd, windowStart, type Slot } from "./slots.js";
 import type { PlannerInput } from "./types.js";
 
 /** A demand in the one shape every demand has (why included), so the placement loop sees one hidden class. */
@@ -53,13 +53,13 @@ export class PlayRun {
   fromOf(i: number): number {
     if (this.made) return this.made[this.first + i].from;
     if (this.slots) return this.slots[i].from;
-    return this.period.contract[this.first + i][0];
+    return windowStart(this.period.active, this.period.contracted, this.first + i);
   }
 
   /** End of the i-th play's window (as the made play would have it: never empty). */
   toOf(i: number): number {
     if (this.made) return this.made[this.first + i].to;
-    const to = this.slots ? this.slots[i].to : this.period.contract[this.first + i][1];
+    const to = this.slots ? this.slots[i].to : windowEnd(this.period.active, this.period.contracted, this.first + i);
     return Math.max(to, this.fromOf(i) + 1);
   }
 
@@ -67,8 +67,9 @@ export class PlayRun {
     if (this.made) return this.made[this.first + i];
     const slot = this.slots?.[i];
     if (slot) return demand(this.runner, slot.k, this.period, slot.from, slot.to, this.expires, slot.moveReason);
-    const [from, to] = this.period.contract[this.first + i];
-    return demand(this.runner, this.first + i, this.period, from, to, this.expires, undefined);
+    const k = this.first + i;
+    const { active, contracted } = this.period;
+    return demand(this.runner, k, this.period, windowStart(active, contracted, k), windowEnd(active, contracted, k), this.expires, undefined);
   }
 
   makeAll(into: Demand[]): void {

@@ -2,7 +2,7 @@
 // window each one should start in, which survive an oversold hour, and what is owed from the past.
 import type { PlanContext, Runner } from "./context.js";
 import { demand, hourOf, PlayRun } from "./capacity.js";
-import { blockReason, evenWindows, slotWindows, type Slot } from "./slots.js";
+import { blockReason, evenWindows, slotWindows, windowEnd, type Slot } from "./slots.js";
 import {
   clip,
   daypartIntervals,
@@ -46,8 +46,9 @@ export interface Period {
   dropped: number;
   /** Why plays were lost, each once (a plain list: most periods never have one, and there are many periods). */
   reasons: string[];
-  /** Contractual windows (rule 3), for reporting bends. */
-  contract: Interval[];
+  /** The period's active time: its `contracted` plays' contractual windows (rule 3) are even over it,
+   * worked out when asked (windowStart/windowEnd), since an oversold month never asks for most. */
+  active: Interval[];
   /** The k the next play placed in this period counts as: its plays are interchangeable, so the
    * i-th one placed (in time order) is judged against the i-th remaining window. */
   nextK: number;
@@ -99,9 +100,8 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       const n = contracted(runner, kind, start, end, ctx.zone);
       if (n === 0) continue;
       const active = clip(runner.active, start, end);
-      const contract = evenWindows(active, n);
       const delivered = deliveredIn(counts, start, end);
-      const period: Period = { runner, kind, start, end, contracted: n, delivered, planned: 0, expired: 0, dropped: 0, reasons: [], contract, nextK: 0 };
+      const period: Period = { runner, kind, start, end, contracted: n, delivered, planned: 0, expired: 0, dropped: 0, reasons: [], active, nextK: 0 };
       periods.push(period);
       // Items start no earlier than the plan: the part of a period before `from` is history.
       const legal = clip(runner.airable, Math.max(start, input.from), end);
@@ -109,7 +109,7 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       // Without history, windows already past are taken as played; with it, what is missing is caught up.
       const remaining = history
         ? Math.max(0, n - period.delivered)
-        : contract.filter(([, to]) => to > input.from).length;
+        : n - windowsEndedBy(active, n, input.from);
       if (remaining === 0) continue;
       if (runner.creatives.length === 0) {
         period.dropped += remaining;
@@ -131,14 +131,22 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       const expires = legal[legal.length - 1][1];
       // Untouched (no block, wholly ahead): every play keeps its contractual window, no Slot needed.
       const untouched = !blocked && start >= input.from;
-      if (kind === "hour") {
-        runs.push(untouched ? PlayRun.ofContract(period, first, expires) : PlayRun.ofSlots(period, slotWindows(runner, contract, first, legal, input.from, false), expires));
-      } else {
-        addDayRuns(ctx, period, slotWindows(runner, contract, first, legal, input.from, untouched), expires, runs);
+      if (kind === "hour" && untouched) runs.push(PlayRun.ofContract(period, first, expires));
+      else {
+        const slots = slotWindows(runner, evenWindows(active, n), first, legal, input.from, untouched);
+        if (kind === "hour") runs.push(PlayRun.ofSlots(period, slots, expires));
+        else addDayRuns(ctx, period, slots, expires, runs);
       }
     }
   }
   return { periods, runs };
+}
+
+/** How many of the n windows over `active` end by t (windows end in order, so the first few). */
+function windowsEndedBy(active: readonly Interval[], n: number, t: number): number {
+  let k = 0;
+  while (k < n && windowEnd(active, n, k) <= t) k++;
+  return k;
 }
 
 /** A day's plays, made now (rule 5 counts them in the hours their windows open in), as runs per hour. */

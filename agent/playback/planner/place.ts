@@ -7,6 +7,7 @@
 import { conflicts, SEPARATOR_MS, type PlanContext, type Runner, type RunnerCreative } from "./context.js";
 import { addReason, HOUR_MS, type Demand } from "./demands.js";
 import { MinHeap } from "./heap.js";
+import { windowEnd, windowStart } from "./slots.js";
 import { containing, nextInside, toIso } from "./time.js";
 import { mergePlaced, timeline, type Placed } from "./timeline.js";
 import type { Bend, PlanItem, PlannerInput } from "./types.js";
@@ -262,7 +263,9 @@ function layLevel(ctx: PlanContext, input: PlannerInput, demands: Demand[], laid
 
 /** The i-th play of a period placed (in time order) is judged against its i-th remaining window. */
 function recordBend(d: Demand, t: number, bends: Bend[]): void {
-  const [contractFrom, contractTo] = d.period.contract[d.period.nextK++];
+  const k = d.period.nextK++;
+  const contractFrom = windowStart(d.period.active, d.period.contracted, k);
+  const contractTo = windowEnd(d.period.active, d.period.contracted, k);
   if (t >= contractFrom && t < contractTo) return;
   // The root cause first: a hard rule took its window; else what it last waited for.
   const reason = d.moveReason ?? d.why ?? (t >= contractTo ? "busy: earlier plays ran into its window" : "early: its period's plays were re-spread");

@@ -18,10 +18,20 @@ export interface Slot {
 
 export const CATCH_UP_REASON = "catch-up: not delivered earlier in this period";
 
+/** Start of the k-th of n even windows over the intervals (rule 3: [k/n, (k+1)/n) of the time). */
+export function windowStart(list: readonly Interval[], n: number, k: number): number {
+  return Math.ceil(pointAt(list, k / n));
+}
+
+/** End of the k-th of n even windows; one end at a time, since most periods never need their list. */
+export function windowEnd(list: readonly Interval[], n: number, k: number): number {
+  return Math.ceil(pointAt(list, (k + 1) / n));
+}
+
 /** Lays n windows evenly over the intervals (rule 3: the k-th in [k/n, (k+1)/n) of the time). */
 export function evenWindows(list: readonly Interval[], n: number): Interval[] {
   const out: Interval[] = [];
-  for (let k = 0; k < n; k++) out.push([Math.ceil(pointAt(list, k / n)), Math.ceil(pointAt(list, (k + 1) / n))]);
+  for (let k = 0; k < n; k++) out.push([windowStart(list, n, k), windowEnd(list, n, k)]);
   return out;
 }
 
