@@ -144,6 +144,8 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
 
 /** How many of the n windows over `active` end by t (windows end in order, so the first few). */
 function windowsEndedBy(active: readonly Interval[], n: number, t: number): number {
+  // Every window ends at or after its active time starts: none has ended by a t before that.
+  if (active.length === 0 || active[0][0] > t) return 0;
   let k = 0;
   while (k < n && windowEnd(active, n, k) <= t) k++;
   return k;

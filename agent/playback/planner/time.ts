@@ -75,11 +75,17 @@ function atClock(day: DateTime, hhmm: string): DateTime {
   return DateTime.fromMillis(after, { zone: t.zone });
 }
 
+// The interval helpers below walk their lists by index rather than by destructuring for-of: the
+// first plan in a process runs them tens of thousands of times before they are optimised, and
+// unoptimised destructuring goes through the iterator protocol for every interval.
+
 /** Union of sorted intervals (merged where they touch). */
 export function mergeIntervals(list: Interval[]): Interval[] {
-  const sorted = list.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  const sorted = list.filter((x) => x[1] > x[0]).sort((x, y) => x[0] - y[0]);
   const out: [number, number][] = [];
-  for (const [a, b] of sorted) {
+  for (let i = 0; i < sorted.length; i++) {
+    const a = sorted[i][0];
+    const b = sorted[i][1];
     const last = out[out.length - 1];
     if (last && a <= last[1]) last[1] = Math.max(last[1], b);
     else out.push([a, b]);
@@ -104,9 +110,12 @@ export function intersect(a: readonly Interval[], b: readonly Interval[]): Inter
 export function subtract(a: readonly Interval[], cut: readonly Interval[]): Interval[] {
   if (cut.length === 0) return [...a];
   const out: Interval[] = [];
-  for (const [lo, hi] of a) {
-    let start = lo;
-    for (const [c0, c1] of cut) {
+  for (let i = 0; i < a.length; i++) {
+    const hi = a[i][1];
+    let start = a[i][0];
+    for (let j = 0; j < cut.length; j++) {
+      const c0 = cut[j][0];
+      const c1 = cut[j][1];
       if (c1 <= start || c0 >= hi) continue;
       if (c0 > start) out.push([start, c0]);
       start = Math.max(start, c1);
@@ -119,7 +128,7 @@ export function subtract(a: readonly Interval[], cut: readonly Interval[]): Inte
 
 export function totalLength(list: readonly Interval[]): number {
   let sum = 0;
-  for (const [a, b] of list) sum += b - a;
+  for (let i = 0; i < list.length; i++) sum += list[i][1] - list[i][0];
   return sum;
 }
 
@@ -213,7 +222,9 @@ export function activeIntervals(campaign: PlanCampaign, from: number, to: number
 export function pointAt(list: readonly Interval[], fraction: number): number {
   const total = totalLength(list);
   let rest = total * fraction;
-  for (const [a, b] of list) {
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i][0];
+    const b = list[i][1];
     if (rest < b - a) return a + rest;
     rest -= b - a;
   }

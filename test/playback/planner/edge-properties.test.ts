@@ -136,7 +136,8 @@ describe("properties", () => {
       }),
       propertyParams("planner edge: plays plus shortfall equal the quota, bends reported", 80),
     );
-  });
+    // Some 20 s alone, so a loaded machine would pass vitest's default limit.
+  }, 120_000);
 
   it("property: make-goods only use spare time: with plays owed, the regular plays and shortfalls are those of the plan without history", () => {
     fc.assert(
