@@ -341,8 +341,12 @@ function laterPlaysKeepWindows(end: number, pending: readonly Demand[], next: nu
     let best = 0;
     for (let j = 1; j < queue.length; j++) if (queue[j].to < queue[best].to) best = j;
     const d = queue.splice(best, 1)[0];
-    if (cursor >= d.to) return false;
-    cursor += d.runner.longestMs + SEPARATOR_MS;
+    const r = d.runner;
+    // It waits for its campaign's legal time, and must fit before the next stop (a buyout, a
+    // suspension): starting inside its window is not enough if its creative would run into one.
+    const start = Math.max(cursor, nextInside(r.airable, cursor));
+    if (start >= d.to || start + r.longestMs > barrierAt(r, start)) return false;
+    cursor = start + r.longestMs + SEPARATOR_MS;
   }
   return true;
 }
