@@ -27,18 +27,8 @@ export interface ExportResult {
 
 const PAGE = 250;
 
-// Each filter and the condition it adds; plays are matched by start (t), events by when written.
-const CONDITIONS: readonly [keyof ExportFilter, string][] = [
-  ["customer", "customer = ?"],
-  ["campaign", "campaign = ?"],
-  ["from", "t >= ?"],
-  ["to", "t < ?"],
-];
-
-function whereClause(f: ExportFilter): { sql: string; params: string[] } {
-  const used = CONDITIONS.filter(([key]) => f[key] !== undefined);
-  return { sql: used.length ? used.map(([, sql]) => sql).join(" AND ") : "1", params: used.map(([key]) => f[key] as string) };
-}
+// The filters; plays are matched by start (t), events by when written.
+const FILTER_KEYS: readonly (keyof ExportFilter)[] = ["customer", "campaign", "from", "to"];
 
 /**
  * Whether the entry itself (its signed body, never the index columns beside it) matches the
@@ -55,7 +45,7 @@ function matches(entry: Entry, f: ExportFilter): boolean {
 }
 
 export function isFiltered(f: ExportFilter): boolean {
-  return CONDITIONS.some(([key]) => f[key] !== undefined);
+  return FILTER_KEYS.some((key) => f[key] !== undefined);
 }
 
 async function write(out: Writable, text: string): Promise<void> {
@@ -67,39 +57,66 @@ async function write(out: Writable, text: string): Promise<void> {
  * to the ledger's head (to the last matching entry when `to` is given), matching entries whole and
  * every other entry as a `{ "seq", "hash" }` stub, so the chain still links and, without `to`,
  * the export can be checked against a signed head.
+ *
+ * Every row from seq 1 is read and checked, stubs' too: a stub states a hash, and it must be its
+ * entry's; and both whether a row is shown whole and where the range starts and ends are decided by
+ * signed bodies, never by the index columns beside them, which anyone with the file could edit to
+ * drop a customer's entry off the edge of their export.
  */
 export async function exportJsonl(reader: LedgerReader, filter: ExportFilter, out: Writable): Promise<ExportResult> {
-  const { sql, params } = whereClause(filter);
   const result: ExportResult = { lines: 0, entries: 0, stubs: 0, firstSeq: null, lastSeq: null };
-  const bounds = reader.db
-    .prepare(`SELECT MIN(seq) AS first, MAX(seq) AS last FROM ledger_entries WHERE ${sql}`)
-    .get(...params) as { first: number | null; last: number | null };
-  if (bounds.first === null || bounds.last === null) return result;
-  const end = filter.to !== undefined || !isFiltered(filter) ? bounds.last : (reader.head()?.seq ?? bounds.last);
-  // Every row's body is read and checked, stubs' too: a stub states a hash, and it must be its
-  // entry's; and whether a row is shown whole is decided by its body, not by its index columns.
-  const page = reader.db.prepare(`SELECT ${ROW_COLUMNS} FROM ledger_entries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?`);
-  for (const rows of pagesBySeq((after) => page.all(after, end, PAGE) as Row[], PAGE, bounds.first - 1)) {
+  const filtered = isFiltered(filter);
+  const stubs = reader.db.prepare("SELECT seq, hash FROM ledger_entries WHERE seq >= ? AND seq <= ? ORDER BY seq");
+  // Non-matching rows after the last match: stubs only once a later match (or the head) shows
+  // they are inside the range. Kept as a seq range, read back when needed: flat memory.
+  let pendingFrom: number | null = null;
+  const emitStubs = async (from: number, to: number): Promise<void> => {
     let chunk = "";
-    for (const r of rows) {
-      if (matches(checkedEntry(r), filter)) {
-        chunk += r.body + "\n";
-        result.entries++;
-      } else {
-        chunk += `{"seq":${r.seq},"hash":"${r.hash}"}\n`;
-        result.stubs++;
+    for (const r of stubs.iterate(from, to) as Iterable<{ seq: number; hash: string }>) {
+      chunk += `{"seq":${r.seq},"hash":"${r.hash}"}\n`;
+      result.stubs++;
+      result.lines++;
+      if (chunk.length > 64 * 1024) {
+        await write(out, chunk);
+        chunk = "";
       }
     }
-    result.firstSeq ??= rows[0].seq;
-    result.lastSeq = rows[rows.length - 1].seq;
-    result.lines += rows.length;
     await write(out, chunk);
+  };
+  const page = reader.db.prepare(`SELECT ${ROW_COLUMNS} FROM ledger_entries WHERE seq > ? ORDER BY seq LIMIT ?`);
+  for (const rows of pagesBySeq((after) => page.all(after, PAGE) as Row[], PAGE)) {
+    let chunk = "";
+    for (const r of rows) {
+      const entry = checkedEntry(r);
+      if (filtered && !matches(entry, filter)) {
+        if (result.firstSeq !== null) pendingFrom ??= r.seq;
+        continue;
+      }
+      if (pendingFrom !== null) {
+        await write(out, chunk);
+        chunk = "";
+        await emitStubs(pendingFrom, r.seq - 1);
+        pendingFrom = null;
+      }
+      chunk += r.body + "\n";
+      result.entries++;
+      result.lines++;
+      result.firstSeq ??= r.seq;
+      result.lastSeq = r.seq;
+    }
+    await write(out, chunk);
+  }
+  // Without `to`, the range runs to the head, so the export can be checked against a signed head.
+  if (pendingFrom !== null && filter.to === undefined) {
+    const head = reader.head()?.seq ?? pendingFrom - 1;
+    await emitStubs(pendingFrom, head);
+    result.lastSeq = head;
   }
   return result;
 }
 
 type Row = { seq: number; hash: string; body: string } & IndexColumns;
-const ROW_COLUMNS = "seq, hash, body, kind, t, type, customer, campaign";
+const ROW_COLUMNS = "seq, hash, body, kind, at, t, type, customer, campaign";
 
 /**
  * The row's entry, refused (naming the seq) when its stored hash is not its body's or its index
@@ -127,11 +144,12 @@ function localTime(iso: string, timezone: string): string {
 
 /** The human play detail: one row per matching play, times in `timezone`. Not a verifiable artefact. */
 export async function exportCsv(reader: LedgerReader, filter: ExportFilter, timezone: string, out: Writable): Promise<ExportResult> {
-  const { sql, params } = whereClause(filter);
   const result: ExportResult = { lines: 0, entries: 0, stubs: 0, firstSeq: null, lastSeq: null };
   await write(out, CSV_HEADER.join(",") + "\n");
-  const page = reader.db.prepare(`SELECT ${ROW_COLUMNS} FROM ledger_entries WHERE kind = 'play' AND ${sql} AND seq > ? ORDER BY seq LIMIT ?`);
-  for (const rows of pagesBySeq((after) => page.all(...params, after, PAGE) as Row[], PAGE)) {
+  // Every row is read and checked, and matched by its body: a play whose index columns were
+  // edited (its kind, customer or time) must be refused, not silently left out of a report.
+  const page = reader.db.prepare(`SELECT ${ROW_COLUMNS} FROM ledger_entries WHERE seq > ? ORDER BY seq LIMIT ?`);
+  for (const rows of pagesBySeq((after) => page.all(after, PAGE) as Row[], PAGE)) {
     let chunk = "";
     for (const r of rows) {
       const entry = checkedEntry(r);
@@ -143,11 +161,11 @@ export async function exportCsv(reader: LedgerReader, filter: ExportFilter, time
         play.durationMs, play.status, play.makeGood, play.screenState.verified,
       ];
       chunk += row.map(csvField).join(",") + "\n";
+      result.entries++;
+      result.lines++;
+      result.firstSeq ??= r.seq;
+      result.lastSeq = r.seq;
     }
-    result.entries += rows.length;
-    result.firstSeq ??= rows[0].seq;
-    result.lastSeq = rows[rows.length - 1].seq;
-    result.lines += rows.length;
     await write(out, chunk);
   }
   return result;

@@ -53,7 +53,7 @@ const PAGE = 1000;
 
 /** A row with its index columns, as readers select it. */
 type IndexedRow = StoredEntry & IndexColumns;
-const ROW_COLUMNS = "seq, body, hash, kind, t, type, customer, campaign";
+const ROW_COLUMNS = "seq, body, hash, kind, at, t, type, customer, campaign";
 
 /** A row's entry, refused when its hash is not its body's or its index columns (what selected it) are not the body's. */
 function checkedEntry(row: IndexedRow): Entry {

@@ -8,6 +8,8 @@ import type { Entry } from "./types.js";
 /** The index columns of an entry, as the ledger stores them beside its body. */
 export interface IndexColumns {
   kind: string;
+  /** When the entry was written: `proofs at` finds the event that explains a quiet screen by it. */
+  at: string;
   /** play.startedAt for plays, at for events. */
   t: string;
   type: string | null;
@@ -20,6 +22,7 @@ export function indexColumns(entry: Entry): IndexColumns {
   const event = entry.kind === "event" ? entry.event : undefined;
   return {
     kind: entry.kind,
+    at: entry.at,
     t: play?.startedAt ?? entry.at,
     type: event?.type ?? null,
     customer: play?.customer ?? stringOrNull(event?.customer),

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createKeyFiles, loadPrivateKey, readSigningRecord, type KeyPair } from "../../agent/crypto/index.js";
-import { archiveLedger, exportJsonl, fixedClock, Ledger, LedgerError, LedgerReader, openLedger, type LedgerErrorCode } from "../../agent/proofs/index.js";
+import { archiveLedger, exportCsv, exportJsonl, fixedClock, Ledger, LedgerError, LedgerReader, openLedger, type LedgerErrorCode } from "../../agent/proofs/index.js";
 import { openDatabase, type Db } from "../../agent/store/index.js";
 import { tempDir } from "../helpers/tmp.js";
 import { play } from "./fixtures.js";
@@ -187,6 +187,42 @@ describe("the ledger never forks", () => {
     expect((err as LedgerError).code).toBe("index-mismatch");
     expect((err as Error).message).toMatch(/^export refused at seq 2: its customer column says "cola-co" but the signed entry says "pepsi-co"/);
     expect(lines.join("\n")).not.toMatch(/pepsi-co/);
+  });
+
+  it("an index edited at the edge of a filtered export's range is refused, not used to drop the customer's first entry", async () => {
+    const l = ledger();
+    fill(l, 4); // seq 1, 3 cola-co; seq 2, 4 pepsi-co
+    l.db.exec("UPDATE ledger_entries SET customer = 'zz' WHERE seq = 1");
+    const { out } = collect();
+    const err = await exportJsonl(new LedgerReader(db()), { customer: "cola-co" }, out).then(() => null, (e: unknown) => e);
+    expect((err as LedgerError).code).toBe("index-mismatch");
+    expect((err as Error).message).toMatch(/^export refused at seq 1: its customer column says "zz" but the signed entry says "cola-co"/);
+  });
+
+  it("the CSV play detail refuses a play whose index was edited instead of leaving it out", async () => {
+    const l = ledger();
+    fill(l, 4);
+    l.db.exec("UPDATE ledger_entries SET customer = 'zz' WHERE seq = 3");
+    const { out } = collect();
+    const err = await exportCsv(new LedgerReader(db()), { customer: "cola-co" }, "UTC", out).then(() => null, (e: unknown) => e);
+    expect((err as LedgerError).code).toBe("index-mismatch");
+    expect((err as Error).message).toMatch(/^export refused at seq 3: its customer column/);
+  });
+
+  it("a filtered export still covers the range from the first match to the head, stubs between", async () => {
+    const l = ledger();
+    fill(l, 5);
+    const { out, lines } = collect();
+    const r = await exportJsonl(new LedgerReader(db()), { customer: "pepsi-co" }, out);
+    expect(r).toMatchObject({ entries: 2, stubs: 2, firstSeq: 2, lastSeq: 5 });
+    expect(lines.filter((x) => x !== "").map((x) => (JSON.parse(x) as { seq: number; sig?: string }).sig ? "whole" : "stub")).toEqual(["whole", "stub", "whole", "stub"]);
+  });
+
+  it("an edited `at` column is refused by the readers, not used to give a wrong answer", () => {
+    const l = ledger();
+    fill(l, 3);
+    l.db.exec("UPDATE ledger_entries SET at = '2099-01-01T00:00:00.000Z' WHERE seq = 2");
+    expectRefused(() => [...new LedgerReader(db()).plays({})], "index-mismatch", /refused at seq 2: its at column says "2099-01-01T00:00:00.000Z"/);
   });
 
   it("the mark is kept in the key's signing record, beside the genesis", () => {
