@@ -2,4 +2,4 @@ export { diskFullReason, failureReason, openDatabase, migrate, StoreError, type 
 export { fsyncDirectory, tempPathBeside, writeFileDurably } from "./durable-file.js";
 export { pagesBySeq } from "./paging.js";
 export { checkTrustedFile, describeFsError, readTrustedFile, readTrustedText, TrustedFileError, TRUSTED_FILE_MAX_BYTES, type TrustedReadOptions } from "./trusted-file.js";
-export { LockBusyError, withFileLockSync, type LockOptions } from "./lock.js";
+export { LockBusyError, releaseQuietly, tryLockSync, withFileLockSync, type LockOptions } from "./lock.js";

@@ -30,33 +30,45 @@ function sleepSync(ms: number): void {
 }
 
 /**
+ * Takes the lock on `path` if no live holder has it, without waiting; null when one has. A lock
+ * found compromised while held (its directory removed by hand, or taken over as stale) is passed
+ * to `onCompromised`, never thrown from a timer.
+ */
+export function tryLockSync(path: string, opts: { staleMs?: number; onCompromised?: (err: Error) => void } = {}): (() => void) | null {
+  try {
+    return lockfile.lockSync(path, { realpath: false, stale: opts.staleMs ?? 20_000, onCompromised: opts.onCompromised ?? (() => undefined) });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ELOCKED") return null;
+    throw err;
+  }
+}
+
+/** Releases a lock, ignoring one already lost (taken over as stale): there is nothing to undo. */
+export function releaseQuietly(release: () => void): void {
+  try {
+    release();
+  } catch {
+    // already released
+  }
+}
+
+/**
  * Runs `fn` holding the lock on `path`, waiting up to `waitMs` for another holder. Synchronous, for
- * synchronous work (the ledger and the schedule store are synchronous). A lock found compromised
- * while held (its directory removed by hand) is logged by the caller's `onCompromised`, never thrown
- * from a timer.
+ * synchronous work (the ledger and the schedule store are synchronous).
  */
 export function withFileLockSync<T>(path: string, fn: () => T, opts: LockOptions, onCompromised: (err: Error) => void = () => undefined): T {
   const deadline = performance.now() + (opts.waitMs ?? 15_000);
-  let release: (() => void) | null = null;
-  for (;;) {
-    try {
-      release = lockfile.lockSync(path, { realpath: false, stale: opts.staleMs ?? 20_000, onCompromised });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw err;
-      if (performance.now() >= deadline) {
-        throw new LockBusyError(`${opts.what} is busy: another ledagent process holds ${path}.lock; try again when it has finished`);
-      }
-      sleepSync(POLL_MS);
+  let release = tryLockSync(path, { staleMs: opts.staleMs, onCompromised });
+  while (release === null) {
+    if (performance.now() >= deadline) {
+      throw new LockBusyError(`${opts.what} is busy: another ledagent process holds ${path}.lock; try again when it has finished`);
     }
+    sleepSync(POLL_MS);
+    release = tryLockSync(path, { staleMs: opts.staleMs, onCompromised });
   }
   try {
     return fn();
   } finally {
-    try {
-      release();
-    } catch (err) {
-      onCompromised(err as Error); // released already (taken over as stale): nothing to undo
-    }
+    releaseQuietly(release);
   }
 }
