@@ -113,6 +113,11 @@ export class Player extends EventEmitter<PlayerEvents> {
     this.emitAll(this.tracker.stopConfirmed(seq));
   }
 
+  /** Drops every queued item that has not started (discarded: "cleared"); what plays goes on. */
+  async clearQueued(): Promise<void> {
+    throw new Error("not yet");
+  }
+
   /** Writes the current video frame (no OSD) as an image; the format follows the extension. */
   async screenshot(path: string): Promise<void> {
     await this.command(["screenshot-to-file", path, "video"]);

@@ -1,0 +1,3 @@
+// The playout: the timeline on air (docs/playout.md).
+export { Playout, type PlayoutEvents } from "./playout.js";
+export type * from "./types.js";
