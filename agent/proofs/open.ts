@@ -86,6 +86,19 @@ export function openLedgerReader(config: Pick<Config, "dataDir" | "runDir">): { 
   }
 }
 
+/**
+ * SQLite's `quick_check` over the whole agent database, which an ordinary open no longer runs (it
+ * reads every page: seconds on a large ledger). The daemon runs it once at start; throws the
+ * store's StoreError naming what is damaged. A missing database passes: there is nothing to check,
+ * and creating an empty one here would let a writer refused for the missing database begin a
+ * fresh ledger instead (see refuseBeforeCreating).
+ */
+export function checkLedgerIntegrity(config: Pick<Config, "dataDir" | "runDir">): void {
+  const path = agentPaths(config).database;
+  if (!existsSync(path)) return;
+  openDatabase(path, { mustExist: true, integrityCheck: true }).close();
+}
+
 /** Whether the device key has begun a ledger: entries in the database, or a record that it signed one. */
 export function ledgerInUse(config: Pick<Config, "dataDir" | "runDir">): { entries: number; recorded: boolean } {
   const paths = agentPaths(config);

@@ -45,7 +45,7 @@ function runWorker(dataDir: string, opts: { killAfterMs?: number; count?: number
 }
 
 async function checkLedger(dataDir: string, publicKeyPath: string): Promise<{ seqs: Map<number, string>; head: number }> {
-  const db = openDatabase(join(dataDir, "ledagent.db")); // runs quick_check
+  const db = openDatabase(join(dataDir, "ledagent.db"), { integrityCheck: true });
   try {
     const reader = new LedgerReader(db);
     const rows = [...reader.rows()];

@@ -5,6 +5,17 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fixedClock, Ledger, LedgerError, verifyLines } from "../../agent/proofs/index.js";
 import { migrate, openDatabase, StoreError } from "../../agent/store/index.js";
 import { tempDir } from "../helpers/tmp.js";
+import { miscountFragments } from "./damage.js";
+
+function storeRefusal(fn: () => unknown): StoreError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(StoreError);
+    return err as StoreError;
+  }
+  throw new Error("expected a refusal, but it went through");
+}
 
 describe("store", () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -41,6 +52,25 @@ describe("store", () => {
     writeFileSync(path, Buffer.concat([Buffer.from("SQLite format 3\0"), Buffer.alloc(4096, 0xab)]));
     expect(() => openDatabase(path)).toThrow(StoreError);
     expect(() => openDatabase(path)).toThrow(/corrupt.db/);
+  });
+
+  it("checks integrity only when asked: a damaged page opens plainly and is refused with integrityCheck", () => {
+    const path = join(tmp.dir, "damaged.db");
+    const db = openDatabase(path);
+    db.exec("CREATE TABLE plays (x TEXT)");
+    const insert = db.prepare("INSERT INTO plays VALUES (?)");
+    for (let i = 0; i < 50; i++) insert.run(`play ${i}`);
+    expect(db.pragma("quick_check", { simple: true })).toBe("ok");
+    db.close();
+    openDatabase(path, { integrityCheck: true }).close(); // undamaged: passes the check
+    const page = miscountFragments(path, "plays");
+
+    const plain = openDatabase(path); // no check: the damage goes unseen, the rows still read
+    expect((plain.prepare("SELECT count(*) AS n FROM plays").get() as { n: number }).n).toBe(50);
+    plain.close();
+
+    const err = storeRefusal(() => openDatabase(path, { integrityCheck: true }));
+    expect(err.message).toMatch(new RegExp(`^database .*damaged\\.db failed its integrity check: \\*\\*\\* in database main \\*\\*\\*\\nFragmentation of \\d+ bytes reported as \\d+ on page ${page}$`));
   });
 
   it("a full disk fails the append with the reason and keeps every entry already recorded", async () => {
