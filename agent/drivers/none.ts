@@ -17,7 +17,7 @@ export class NoneController implements Controller {
   }
 
   async status(): Promise<ControllerStatus> {
-    const status: ControllerStatus = { online: false, brightness: null, blackout: null, pattern: null, temperatureC: null, faults: [], detail: "no controller configured", readAt: this.deps.clock.now() };
+    const status: ControllerStatus = { online: false, brightness: null, blackout: null, pattern: null, temperatureC: null, faults: [], detail: "no controller configured", confirmed: true, readAt: this.deps.clock.now() };
     for (const l of this.listeners) l(status);
     return status;
   }

@@ -21,8 +21,13 @@ export interface PollerDeps {
 
 export class StatusPoller {
   private latest: ControllerStatus | null = null;
-  /** When `latest` arrived, on the monotonic clock: its age must survive a wall-clock step. */
+  /**
+   * When the read behind `latest` arrived, on the monotonic clock: its age must survive a
+   * wall-clock step. For a status patched after a write, that of the read it was built on.
+   */
   private latestMono = 0;
+  /** The last confirmed status to arrive and when, to age the unconfirmed ones built on it. */
+  private lastRead: { readAt: number; mono: number } | null = null;
   private faults = new Set<FaultCode>();
   private timer: TimerHandle | null = null;
   private running = false;
@@ -62,8 +67,15 @@ export class StatusPoller {
   }
 
   private keep(status: ControllerStatus): void {
+    const mono = this.deps.clock.mono();
     this.latest = status;
-    this.latestMono = this.deps.clock.mono();
+    if (status.confirmed) {
+      this.lastRead = { readAt: status.readAt, mono };
+      this.latestMono = mono;
+    } else {
+      // Built on a read this poller did not see (or on none): as old as can be.
+      this.latestMono = this.lastRead?.readAt === status.readAt ? this.lastRead.mono : -Infinity;
+    }
   }
 
   /** The last known status, or null before the first read. */
@@ -75,11 +87,20 @@ export class StatusPoller {
     return [...this.faults].sort();
   }
 
+  /**
+   * How long ago (monotonic ms) the read behind `status` arrived: for a status patched after a
+   * write, the age of the read it was built on. Infinity when it rests on a read this poller never
+   * saw; null before any status.
+   */
+  readAgeMs(): number | null {
+    return this.latest ? this.deps.clock.mono() - this.latestMono : null;
+  }
+
   /** What the screen is showing now, as far as the controller can tell: the proof stamp. */
   screenState(): ScreenState {
     if (!this.latest) return { ...UNVERIFIED_SCREEN };
     const stamp = screenStateOf(this.latest);
-    const age = this.deps.clock.mono() - this.latestMono;
+    const age = this.readAgeMs() ?? Infinity;
     const staleAfter = this.deps.staleAfterMs ?? 2 * this.deps.intervalMs + 5000;
     if (age > staleAfter) return { ...stamp, verified: false };
     return stamp;

@@ -38,7 +38,17 @@ export interface ControllerStatus {
   faults: FaultCode[];
   /** One line for people: why each fault is there. Empty when there are none. */
   detail: string;
-  /** Wall clock (UTC ms) of the read. */
+  /**
+   * False when the driver assumed these values after a write it did not read back: the write was
+   * acknowledged, but what the screen shows is what was asked for, not what the controller
+   * reported. True for everything observed: a status read, a link found down, no controller at
+   * all. Only a confirmed status can vouch for a proof (screenStateOf).
+   */
+  confirmed: boolean;
+  /**
+   * Wall clock (UTC ms) of the read. An unconfirmed status keeps the time of the read it was built
+   * on (0 when there was none), so its age is never that of the write.
+   */
   readAt: number;
 }
 
@@ -66,7 +76,7 @@ export interface Controller {
   setBrightness(percent: number): Promise<void>;
   setBlackout(on: boolean): Promise<void>;
   setPattern(name: PatternName): Promise<void>;
-  /** Every status read and every confirmed write; returns the unsubscribe function. */
+  /** Every status read, and every acknowledged write (as an unconfirmed status); returns the unsubscribe function. */
   onState(listener: StateListener): () => void;
 }
 
@@ -83,8 +93,8 @@ export class ControllerError extends Error {
 
 export const UNVERIFIED_SCREEN: ScreenState = Object.freeze({ verified: false, online: false, brightness: null, blackout: null });
 
-/** A status read becomes a proof stamp: verified only when online and both values were read. */
+/** A status read becomes a proof stamp: verified only when online and both values were read, not assumed. */
 export function screenStateOf(status: ControllerStatus): ScreenState {
-  const verified = status.online && status.brightness !== null && status.blackout !== null;
+  const verified = status.confirmed && status.online && status.brightness !== null && status.blackout !== null;
   return { verified, online: status.online, brightness: status.brightness, blackout: status.blackout };
 }

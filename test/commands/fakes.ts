@@ -31,7 +31,7 @@ export class FakeController implements Controller {
     return { driver: "fake", model: "MCTRL600 family", modelId: "01 11", firmware: null };
   }
   async status(): Promise<ControllerStatus> {
-    return { online: true, brightness: this.brightness, blackout: this.blackout, pattern: "off", temperatureC: 31, faults: [], detail: "", readAt: NOW };
+    return { online: true, brightness: this.brightness, blackout: this.blackout, pattern: "off", temperatureC: 31, faults: [], detail: "", confirmed: true, readAt: NOW };
   }
   private write(what: string): void {
     this.calls.push(what);

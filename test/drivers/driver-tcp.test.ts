@@ -4,7 +4,10 @@ import type { NovaStarController } from "../../agent/drivers/novastar/driver.js"
 import type { LinkEvent } from "../../agent/drivers/novastar/link.js";
 import { REG } from "../../agent/drivers/novastar/registers.js";
 import type { NovaStarSimulator } from "../../agent/drivers/novastar/simulator/server.js";
-import { ControllerError, screenStateOf } from "../../agent/drivers/types.js";
+import { StatusPoller } from "../../agent/drivers/poller.js";
+import { systemClock, systemTimers } from "../../agent/drivers/timers.js";
+import { ControllerError, screenStateOf, type ControllerStatus } from "../../agent/drivers/types.js";
+import { silentLogger } from "../../agent/log.js";
 import { driverFor, tcpSimulator, waitFor } from "./helpers.js";
 
 describe("NovaStar driver against the simulator over TCP", () => {
@@ -46,6 +49,35 @@ describe("NovaStar driver against the simulator over TCP", () => {
     await controller.setBlackout(false);
     await controller.setPattern("off");
     expect(await controller.status()).toMatchObject({ blackout: false, pattern: "off" });
+  });
+
+  it("publishes a written value as unconfirmed, with the last read's time, and a poller vouches for it only once read back", async () => {
+    const poller = new StatusPoller({ controller, log: silentLogger(), clock: systemClock, timers: systemTimers, intervalMs: 60_000, onEvent: () => undefined });
+    const published: ControllerStatus[] = [];
+    controller.onState((s) => published.push(s));
+    poller.start();
+    try {
+      await waitFor(() => poller.status !== null, 3000, "the first poll");
+      const read = poller.status as ControllerStatus;
+      expect(read.confirmed).toBe(true);
+      expect(poller.screenState()).toEqual({ verified: true, online: true, brightness: 100, blackout: false });
+
+      await controller.setBrightness(50);
+      expect(published.at(-1)).toMatchObject({ brightness: 50, confirmed: false, readAt: read.readAt });
+      expect(poller.screenState()).toEqual({ verified: false, online: true, brightness: 50, blackout: false });
+
+      // The cards lost the unsaved value before anyone read it: the ack alone had vouched for a lie.
+      sim.device.powerCycle();
+      await poller.pollOnce();
+      expect(poller.screenState()).toEqual({ verified: true, online: true, brightness: 100, blackout: false });
+
+      await controller.setBrightness(50);
+      expect(poller.screenState().verified).toBe(false);
+      await poller.pollOnce();
+      expect(poller.screenState()).toEqual({ verified: true, online: true, brightness: 50, blackout: false });
+    } finally {
+      await poller.stop();
+    }
   });
 
   it("reports a kill value it has no name for (0x80) as unknown, never as not blacked out", async () => {

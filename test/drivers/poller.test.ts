@@ -6,13 +6,16 @@ import type { Controller, ControllerStatus, FaultCode, StateListener } from "../
 import { FakeTime } from "./fake-time.js";
 
 // A one-part unit test: the poller against a scripted controller and fake time.
-function scripted(time: FakeTime, script: Array<Partial<ControllerStatus> | Error>): Controller {
+function scripted(time: FakeTime, script: Array<Partial<ControllerStatus> | Error>): Controller & { publish(status: ControllerStatus): void } {
   const listeners = new Set<StateListener>();
   let i = 0;
   const fail = async (): Promise<never> => {
     throw new Error("not used");
   };
   return {
+    publish: (status) => {
+      for (const l of listeners) l(status);
+    },
     driver: "scripted",
     port: "test://",
     start: async () => undefined,
@@ -28,7 +31,7 @@ function scripted(time: FakeTime, script: Array<Partial<ControllerStatus> | Erro
     status: async () => {
       const step = script[Math.min(i++, script.length - 1)];
       if (step instanceof Error) throw step;
-      const status: ControllerStatus = { online: true, brightness: 80, blackout: false, pattern: "off", temperatureC: 40, faults: [], detail: "", readAt: time.now(), ...step };
+      const status: ControllerStatus = { online: true, brightness: 80, blackout: false, pattern: "off", temperatureC: 40, faults: [], detail: "", confirmed: true, readAt: time.now(), ...step };
       for (const l of listeners) l(status);
       return status;
     },
@@ -89,6 +92,32 @@ describe("StatusPoller", () => {
     await time.advance(30_000); // 30 s really pass with no read: stale whatever the wall clock says
     time.jumpWall(-30_000);
     expect(p.screenState().verified).toBe(false);
+  });
+
+  it("never vouches for values assumed after a write, and ages them by the read they were built on", async () => {
+    const time = new FakeTime();
+    const controller = scripted(time, [{}, { brightness: 50 }]);
+    const p = poller(time, controller, []);
+    p.start();
+    await time.advance(0);
+    expect(p.screenState()).toEqual({ verified: true, online: true, brightness: 80, blackout: false });
+    const read = p.status as ControllerStatus;
+
+    await time.advance(4_000);
+    // What the NovaStar driver publishes once a write is acknowledged: the last read, patched.
+    controller.publish({ ...read, brightness: 50, confirmed: false });
+    expect(p.screenState()).toEqual({ verified: false, online: true, brightness: 50, blackout: false });
+    expect(p.readAgeMs()).toBe(4_000);
+
+    await time.advance(6_000); // the next poll reads the value back
+    expect(p.status?.confirmed).toBe(true);
+    expect(p.screenState()).toEqual({ verified: true, online: true, brightness: 50, blackout: false });
+    expect(p.readAgeMs()).toBe(0);
+
+    controller.publish({ ...read, brightness: 60, confirmed: false }); // built on a read older than the last one seen
+    expect(p.readAgeMs()).toBe(Infinity);
+    expect(p.screenState().verified).toBe(false);
+    await p.stop();
   });
 
   it("survives a driver whose status() throws, and keeps polling", async () => {

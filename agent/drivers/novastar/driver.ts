@@ -89,7 +89,7 @@ export class NovaStarController implements Controller {
   async status(): Promise<ControllerStatus> {
     const faults = new Set<FaultCode>();
     const details: string[] = [];
-    const status: ControllerStatus = { online: true, brightness: null, blackout: null, pattern: null, temperatureC: null, faults: [], detail: "", readAt: this.deps.clock.now() };
+    const status: ControllerStatus = { online: true, brightness: null, blackout: null, pattern: null, temperatureC: null, faults: [], detail: "", confirmed: true, readAt: this.deps.clock.now() };
     const fail = (f: ReadFailure): void => {
       faults.add(f.fault);
       details.push(f.message);
@@ -199,14 +199,19 @@ export class NovaStarController implements Controller {
     }
   }
 
+  /**
+   * The last status with a written value put in, for listeners that want the change at once. The
+   * ack says the cards took the write, not what the screen shows, so it is unconfirmed until the
+   * next read, and keeps that last read's time: it is no fresher than what it was built on.
+   */
   private patchLast(patch: Partial<ControllerStatus>): void {
-    const base: ControllerStatus = this.last ?? { online: true, brightness: null, blackout: null, pattern: null, temperatureC: null, faults: [], detail: "", readAt: 0 };
-    this.publish({ ...base, ...patch, online: true, readAt: this.deps.clock.now() });
+    const base: ControllerStatus = this.last ?? { online: true, brightness: null, blackout: null, pattern: null, temperatureC: null, faults: [], detail: "", confirmed: false, readAt: 0 };
+    this.publish({ ...base, ...patch, online: true, confirmed: false });
   }
 
   private onLinkEvent(event: LinkEvent): void {
     if (event.type === "disconnected") {
-      this.publish({ online: false, brightness: null, blackout: null, pattern: null, temperatureC: null, faults: ["link.down"], detail: `${event.url}: ${event.reason}`, readAt: this.deps.clock.now() });
+      this.publish({ online: false, brightness: null, blackout: null, pattern: null, temperatureC: null, faults: ["link.down"], detail: `${event.url}: ${event.reason}`, confirmed: true, readAt: this.deps.clock.now() });
     }
     this.deps.onLinkEvent?.(event);
   }
