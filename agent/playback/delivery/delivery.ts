@@ -3,7 +3,7 @@
 // and day, against what the contract asked for, and the make-goods still owed. Pure.
 import { buildContext, type Runner } from "../planner/context.js";
 import { contracted, HOUR_MS } from "../planner/demands.js";
-import { dayStart, daysOverlapping, hourStart, hoursOverlapping, localDate } from "../planner/time.js";
+import { dayStart, daysOverlapping, hourStart, hoursOverlapping, intersect, localDate, mergeIntervals, subtract, type Interval } from "../planner/time.js";
 import type { DeliveredCounts, PlanSchedule, Takedown } from "../planner/types.js";
 import type { PlayEntry } from "../../proofs/types.js";
 
@@ -12,21 +12,48 @@ export function isDelivered(entry: PlayEntry, controllerConfigured: boolean): bo
   return p.status === "completed" && (p.screenState.verified || !controllerConfigured);
 }
 
-/** The planner's `delivered` input: regular plays by clock hour (schedule zone), make-goods in total. */
-export function countDelivered(plays: Iterable<PlayEntry>, opts: { zone: string; controllerConfigured: boolean }): Map<string, DeliveredCounts> {
-  const out = new Map<string, { byHour: Map<number, number>; makeGoods: number }>();
-  for (const entry of plays) {
-    if (!isDelivered(entry, opts.controllerConfigured)) continue;
-    const p = entry.play;
-    let counts = out.get(p.campaign);
-    if (!counts) out.set(p.campaign, (counts = { byHour: new Map(), makeGoods: 0 }));
-    if (p.makeGood) counts.makeGoods++;
-    else {
-      const h = hourStart(Date.parse(p.startedAt), opts.zone);
-      counts.byHour.set(h, (counts.byHour.get(h) ?? 0) + 1);
-    }
+/** DeliveredCounts as they are built up, per campaign id. */
+export type DeliveredTallies = Map<string, { byHour: Map<number, number>; makeGoods: number }>;
+
+export interface TallyOptions {
+  /** The schedule's zone, whose clock hours the counts are kept by. */
+  zone: string;
+  controllerConfigured: boolean;
+}
+
+/**
+ * Counts one play into `tallies` when it counts as delivered: regular plays by clock hour (the
+ * schedule's zone), make-goods in total. The one rule behind countDelivered and the live tally
+ * (agent/playback/history/delivered.ts). Returns whether it counted.
+ */
+export function tallyDelivered(tallies: DeliveredTallies, entry: PlayEntry, opts: TallyOptions): boolean {
+  if (!isDelivered(entry, opts.controllerConfigured)) return false;
+  const p = entry.play;
+  let counts = tallies.get(p.campaign);
+  if (!counts) tallies.set(p.campaign, (counts = { byHour: new Map(), makeGoods: 0 }));
+  if (p.makeGood) counts.makeGoods++;
+  else {
+    const h = hourStart(Date.parse(p.startedAt), opts.zone);
+    counts.byHour.set(h, (counts.byHour.get(h) ?? 0) + 1);
   }
+  return true;
+}
+
+/** The planner's `delivered` input: regular plays by clock hour (schedule zone), make-goods in total. */
+export function countDelivered(plays: Iterable<PlayEntry>, opts: TallyOptions): Map<string, DeliveredCounts> {
+  const out: DeliveredTallies = new Map();
+  for (const entry of plays) tallyDelivered(out, entry, opts);
   return out;
+}
+
+/**
+ * A takedown as the report reads it: it held from `at` until `to` (lifted, or the schedule it
+ * was given under replaced), or, without `to`, it still stands. The planner takes only standing
+ * ones (a plan looks forward); a report looks back, where a lifted takedown still explains why
+ * its campaign was not contracted while it held.
+ */
+export interface TakedownPeriod extends Takedown {
+  to?: number;
 }
 
 export interface DeliveryRow {
@@ -56,7 +83,8 @@ export interface DeliveryInput {
   controllerConfigured: boolean;
   /** Owed plays count from when this agent applied each campaign; without it, from `from`. */
   appliedAt?: Readonly<Record<string, number>>;
-  takedowns?: readonly Takedown[];
+  /** Time a takedown held is neither contracted nor owed (rule 8), lifted ones included. */
+  takedowns?: readonly TakedownPeriod[];
   customer?: string;
 }
 
@@ -92,9 +120,30 @@ function countDay(runner: Runner, counts: DeliveredCounts | undefined, day: read
   return out;
 }
 
+/**
+ * When a campaign was taken down, as the planner reads takedowns (context.ts) but with ends: a
+ * takedown of the campaign, or of every approved creative it has at once.
+ */
+function takenDown(runner: Runner, takedowns: readonly TakedownPeriod[]): Interval[] {
+  const periods = (match: (t: TakedownPeriod) => boolean): Interval[] => mergeIntervals(takedowns.filter(match).map((t) => [t.at, t.to ?? Infinity]));
+  const own = periods((t) => t.campaign === runner.campaign.id);
+  // No approved creative at all: the context has emptied its active time already.
+  if (runner.creatives.length === 0) return own;
+  let everyCreative = periods((t) => t.creative === runner.creatives[0].id);
+  for (const c of runner.creatives.slice(1)) everyCreative = intersect(everyCreative, periods((t) => t.creative === c.id));
+  return mergeIntervals([...own, ...everyCreative]);
+}
+
+/** The runner with the time its takedowns held taken out of what its contract counts. */
+function withoutTakedowns(runner: Runner, takedowns: readonly TakedownPeriod[]): Runner {
+  const down = takenDown(runner, takedowns);
+  return down.length === 0 ? runner : { ...runner, active: subtract(runner.active, down) };
+}
+
 export function deliveryReport(input: DeliveryInput): DeliveryRow[] {
   const zone = input.schedule.timezone;
-  const ctx = buildContext({ schedule: input.schedule, from: input.from, to: input.to, takedowns: input.takedowns });
+  // Takedowns are applied per runner below, with their ends; the context knows only standing ones.
+  const ctx = buildContext({ schedule: input.schedule, from: input.from, to: input.to });
   const plays = [...input.plays].filter((e) => {
     const t = Date.parse(e.play.startedAt);
     return t >= input.from && t < input.to && (!input.customer || e.play.customer === input.customer);
@@ -107,9 +156,10 @@ export function deliveryReport(input: DeliveryInput): DeliveryRow[] {
     makeGoodsByDay.set(key, (makeGoodsByDay.get(key) ?? 0) + 1);
   }
   const rows: DeliveryRow[] = [];
-  for (const runner of ctx.runners) {
-    const c = runner.campaign;
+  for (const contextRunner of ctx.runners) {
+    const c = contextRunner.campaign;
     if (c.exclusive || (input.customer && c.customer !== input.customer)) continue;
+    const runner = withoutTakedowns(contextRunner, input.takedowns ?? []);
     const counts = delivered.get(c.id);
     const window = { from: input.from, to: input.to, notBefore: Math.max(input.from, input.appliedAt?.[c.id] ?? input.from), zone };
     // As the planner's rule 6: what ended periods missed, less every make-good delivered so far.
