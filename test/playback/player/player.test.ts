@@ -1,64 +1,20 @@
 // The player against a real mpv, headless (--vo=null --ao=null, decoding in real time), with
 // clips ffmpeg makes here. Time bounds are generous: the machine is shared.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../agent/log.js";
-import { Player, type DiscardedEvent, type EndedEvent, type PlayItem, type StartedEvent } from "../../../agent/playback/player/index.js";
-import { tempDir } from "../../helpers/tmp.js";
-
-const tmp = tempDir("ledagent-player-");
-const clip = (name: string) => join(tmp.dir, name);
-
-function makeClip(name: string, seconds: number): void {
-  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", `testsrc=size=64x32:rate=30`, "-t", String(seconds), "-pix_fmt", "yuv420p", clip(name)]);
-}
+import { Player } from "../../../agent/playback/player/index.js";
+import { clip, makeClip, makeStill, newPlayer, tmp, until, video, watch } from "./mpv-harness.js";
 
 beforeAll(() => {
   makeClip("one.mp4", 1);
   makeClip("long.mp4", 8);
-  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x32", "-frames:v", "1", clip("still.png")]);
+  makeStill("still.png");
   writeFileSync(clip("corrupt.mp4"), Buffer.alloc(4096, 0x5a));
 });
 afterAll(() => tmp.cleanup());
-
-type Seen = { type: string; id: string; at?: number; detail?: string };
-
-function watch(player: Player): { seen: Seen[]; ended: EndedEvent[]; started: StartedEvent[]; discarded: DiscardedEvent[] } {
-  const log = { seen: [] as Seen[], ended: [] as EndedEvent[], started: [] as StartedEvent[], discarded: [] as DiscardedEvent[] };
-  player.on("started", (e) => {
-    log.started.push(e);
-    log.seen.push({ type: "started", id: e.item.id, at: e.at.monoMs });
-  });
-  player.on("ended", (e) => {
-    log.ended.push(e);
-    log.seen.push({ type: "ended", id: e.item.id, at: e.at.monoMs, detail: e.reason });
-  });
-  player.on("discarded", (e) => {
-    log.discarded.push(e);
-    log.seen.push({ type: "discarded", id: e.item.id, detail: e.why });
-  });
-  return log;
-}
-
-async function until(what: string, test: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function newPlayer(name: string): Player {
-  const dir = mkdtempSync(join(tmp.dir, `run-${name}-`));
-  return new Player({
-    mpvPath: "mpv", runDir: dir, panel: { width: 64, height: 32 }, output: { x: 0, y: 0 },
-    headless: true, audio: false, log: silentLogger(), restartDelayMs: 100,
-  });
-}
-
-const video = (id: string, name = "one.mp4"): PlayItem => ({ id, file: clip(name), kind: "video" });
 
 function mpvRunning(pid: number | undefined): boolean {
   if (pid === undefined) return false;
