@@ -24,6 +24,11 @@ export interface PlayItem {
   kind: "video" | "still";
   /** How long a still stays on screen; a video plays to its end and this is not used. */
   durationMs?: number;
+  /**
+   * A cut: the item plays at most this long. A video stops there (mpv reports it as eof); for
+   * a still it replaces durationMs.
+   */
+  lengthMs?: number;
 }
 
 export type EndReason = "eof" | "stop" | "error" | "quit";

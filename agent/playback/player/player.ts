@@ -280,9 +280,21 @@ export class Player extends EventEmitter<PlayerEvents> {
   }
 }
 
-/** Per-file options of a loadfile: a still's time on screen. */
+/** Per-file options of a loadfile: a still's time on screen, a video's cut. */
 export function fileOptions(item: PlayItem): string {
-  if (item.kind !== "still") return "";
-  if (item.durationMs === undefined || !(item.durationMs > 0)) throw new RangeError(`item ${item.id}: a still needs a positive durationMs`);
-  return `image-display-duration=${(item.durationMs / 1000).toFixed(3)}`;
+  const { lengthMs } = item;
+  if (lengthMs !== undefined && !(Number.isFinite(lengthMs) && lengthMs > 0)) {
+    throw new RangeError(`item ${item.id}: lengthMs must be a positive finite number, not ${lengthMs}`);
+  }
+  if (item.kind === "still") {
+    const onScreenMs = lengthMs ?? item.durationMs;
+    if (onScreenMs === undefined || !(onScreenMs > 0)) throw new RangeError(`item ${item.id}: a still needs a positive durationMs (or lengthMs)`);
+    return `image-display-duration=${seconds(onScreenMs)}`;
+  }
+  return lengthMs === undefined ? "" : `end=${seconds(lengthMs)}`;
+}
+
+/** mpv's seconds to the millisecond; never 0.000, which would be no time at all. */
+function seconds(ms: number): string {
+  return (Math.max(1, Math.round(ms)) / 1000).toFixed(3);
 }

@@ -105,4 +105,17 @@ describe("mpv's command line and per-file options", () => {
     expect(fileOptions(item("v"))).toBe("");
     expect(() => fileOptions({ id: "s", file: "/s.png", kind: "still" })).toThrow(/positive durationMs/);
   });
+
+  it("a cut: end= for a video, the time on screen for a still; anything but a positive finite length is refused", () => {
+    expect(fileOptions({ ...item("v"), lengthMs: 600 })).toBe("end=0.600");
+    expect(fileOptions({ ...item("v"), lengthMs: 1234.5678 })).toBe("end=1.235");
+    expect(fileOptions({ ...item("v"), lengthMs: 0.2 })).toBe("end=0.001");
+    expect(fileOptions({ id: "s", file: "/s.png", kind: "still", durationMs: 2500, lengthMs: 800 })).toBe("image-display-duration=0.800");
+    expect(fileOptions({ id: "s", file: "/s.png", kind: "still", lengthMs: 800 })).toBe("image-display-duration=0.800");
+    for (const lengthMs of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => fileOptions({ ...item("v9"), lengthMs })).toThrow(RangeError);
+      expect(() => fileOptions({ ...item("v9"), lengthMs })).toThrow(/^item v9: lengthMs must be a positive finite number/);
+      expect(() => fileOptions({ id: "s9", file: "/s.png", kind: "still", durationMs: 2500, lengthMs })).toThrow(/^item s9: lengthMs/);
+    }
+  });
 });

@@ -6,10 +6,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../../agent/log.js";
 import { Player } from "../../../agent/playback/player/index.js";
-import { clip, makeClip, makeStill, newPlayer, tmp, until, video, watch } from "./mpv-harness.js";
+import { clip, lines, makeClip, makeStill, newPlayer, tmp, until, video, watch } from "./mpv-harness.js";
 
 beforeAll(() => {
   makeClip("one.mp4", 1);
+  makeClip("two.mp4", 2);
   makeClip("long.mp4", 8);
   makeStill("still.png");
   writeFileSync(clip("corrupt.mp4"), Buffer.alloc(4096, 0x5a));
@@ -50,6 +51,30 @@ describe("Player with a real mpv", () => {
       expect(player.pending()).toEqual([]);
       // Finished entries are pruned as the next one starts: only the last is left.
       expect(await player.playlistLength()).toBeLessThanOrEqual(1);
+    } finally {
+      await player.close();
+    }
+  });
+
+  it("a cut (lengthMs) stops a video there and mpv calls it eof; a still's lengthMs is its time on screen", async () => {
+    const player = newPlayer("cut");
+    const log = watch(player);
+    await player.start();
+    try {
+      await expect(player.queue({ ...video("zero", "two.mp4"), lengthMs: 0 })).rejects.toThrow(/^item zero: lengthMs must be a positive finite number/);
+      expect(player.pending()).toEqual([]);
+      await player.queue({ ...video("cut", "two.mp4"), lengthMs: 600 });
+      await player.queue({ id: "s", file: clip("still.png"), kind: "still", durationMs: 2000, lengthMs: 500 });
+      await player.queue(video("after"));
+      await until("three ends", () => log.ended.length === 3);
+      expect(lines(log.seen)).toEqual(["started cut", "ended cut eof", "started s", "ended s eof", "started after", "ended after eof"]);
+      const durations = log.ended.map((e) => e.at.monoMs - (e.startedAt?.monoMs ?? NaN));
+      expect(durations[0]).toBeGreaterThan(600 - 250);
+      expect(durations[0]).toBeLessThan(600 + 250);
+      expect(durations[1]).toBeGreaterThan(500 - 250);
+      expect(durations[1]).toBeLessThan(500 + 250);
+      // A cut is an ordinary end inside mpv: the next item follows as quickly as after a clip's own end.
+      expect(log.started[1].at.monoMs - log.ended[0].at.monoMs).toBeLessThan(250);
     } finally {
       await player.close();
     }
