@@ -106,9 +106,13 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       // Items start no earlier than the plan: the part of a period before `from` is history.
       const legal = clip(runner.airable, Math.max(start, input.from), end);
       const blocked = runner.airable !== runner.active && lengthWithin(runner.airable, start, end) < totalLength(active);
-      // Without history, windows already past are taken as played; with it, what is missing is caught up.
+      // Without history, windows already past are taken as played; with it, what is missing is
+      // caught up, except windows that ended before this agent applied the campaign: nothing is
+      // owed for them (rule 6), and catching them up would burst plays back to back.
+      const applied = input.appliedAt?.[c.id];
+      const notOwed = applied !== undefined && applied > start ? windowsEndedBy(active, n, Math.min(applied, input.from)) : 0;
       const remaining = history
-        ? Math.max(0, n - period.delivered)
+        ? Math.max(0, n - notOwed - period.delivered)
         : n - windowsEndedBy(active, n, input.from);
       if (remaining === 0) continue;
       if (runner.creatives.length === 0) {
