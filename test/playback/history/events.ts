@@ -1,4 +1,5 @@
 // Ledger entries for the history tests, without a ledger: only the fields the readers use.
+import { STORE_FORMAT, validateDocument, type CurrentSchedule } from "../../../agent/playback/schedule/index.js";
 import type { EventEntry, EventRecord, PlayEntry, PlayRecord } from "../../../agent/proofs/types.js";
 import { play } from "../../proofs/fixtures.js";
 
@@ -28,5 +29,32 @@ export function fakeReader(entries: Array<EventEntry | PlayEntry>): {
   return {
     plays: (r) => entries.filter((e): e is PlayEntry => e.kind === "play" && inRange(e.play.startedAt, r)),
     events: (r) => entries.filter((e): e is EventEntry => e.kind === "event" && inRange(e.at, r) && (r?.type === undefined || e.event.type === r.type)),
+  };
+}
+
+const HEX = "a".repeat(64);
+
+/** A stored schedule (as ScheduleStore.current() returns it) of `campaigns`, applied at `appliedAt`. */
+export function currentSchedule(campaigns: Array<Record<string, unknown>>, opts: { version?: number; appliedAt: number; timezone?: string }): CurrentSchedule {
+  const creativeIds = [...new Set(campaigns.flatMap((c) => c.creatives as string[]))];
+  const raw = {
+    kind: "ledagent.schedule/v1",
+    screen: "sz-test",
+    version: opts.version ?? 3,
+    issuedAt: "2026-11-01T00:00:00Z",
+    timezone: opts.timezone ?? "UTC",
+    creatives: [...creativeIds, "house"].map((id) => ({ id, url: `https://cdn.example/${id}.mp4`, sha256: HEX, durationMs: id === "house" ? 30_000 : 15_000, approved: true })),
+    campaigns,
+    fill: ["house"],
+  };
+  const validation = validateDocument(raw);
+  if (!validation.ok) throw new Error(`test schedule is not valid: ${validation.problems.join("; ")}`);
+  const at = iso(opts.appliedAt);
+  return {
+    format: STORE_FORMAT,
+    envelope: { schedule: raw, sig: "" },
+    appliedAt: at,
+    campaignAppliedAt: Object.fromEntries(campaigns.map((c) => [c.id as string, at])),
+    document: validation.document,
   };
 }
