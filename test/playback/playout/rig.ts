@@ -1,0 +1,118 @@
+// A playout on real parts: a ledger on disk, a signed schedule applied to a real store, the
+// creatives pipeline with the system's ffmpeg fitting clips made here, and mpv headless. Only the
+// screen (the controller's view) is a stand-in the test sets.
+import { execFileSync } from "node:child_process";
+import { createHash, generateKeyPairSync } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { validateConfig, type Config } from "../../../agent/config.js";
+import { createKeyFiles, signCanonical } from "../../../agent/crypto/index.js";
+import { silentLogger } from "../../../agent/log.js";
+import { agentPaths } from "../../../agent/paths.js";
+import { CreativePipeline, resolveMediaTools } from "../../../agent/playback/creatives/index.js";
+import { Player } from "../../../agent/playback/player/index.js";
+import { Playout } from "../../../agent/playback/playout/index.js";
+import { applyEnvelope, ScheduleStore, type ApplyResult } from "../../../agent/playback/schedule/index.js";
+import { openLedger } from "../../../agent/proofs/open.js";
+import type { PlayEntry } from "../../../agent/proofs/types.js";
+import type { ScreenState } from "../../../agent/drivers/types.js";
+import { openDatabase, type Db } from "../../../agent/store/index.js";
+
+export const SCREEN = "test-screen";
+export const ops = generateKeyPairSync("ed25519");
+
+export interface Clip {
+  id: string;
+  file: string;
+  sha256: string;
+  durationMs: number;
+}
+
+/** A short clip ffmpeg makes: `seconds` long, at a small size (the fit scales it to the panel). */
+export function makeClip(dir: string, id: string, seconds: number, source = "testsrc"): Clip {
+  const file = join(dir, `${id}.mp4`);
+  execFileSync("ffmpeg", ["-loglevel", "error", "-y", "-f", "lavfi", "-i", `${source}=size=80x40:rate=10`, "-t", String(seconds), "-pix_fmt", "yuv420p", file]);
+  return { id, file, sha256: createHash("sha256").update(readFileSync(file)).digest("hex"), durationMs: seconds * 1000 };
+}
+
+export function creativeEntry(clip: Clip, approved = true): Record<string, unknown> {
+  return { id: clip.id, url: pathToFileURL(clip.file).href, sha256: clip.sha256, durationMs: clip.durationMs, approved };
+}
+
+export interface Rig {
+  config: Config;
+  playout: Playout;
+  player: Player;
+  plays: PlayEntry[];
+  screen: { state: ScreenState };
+  store: ScheduleStore;
+  ledger: ReturnType<typeof openLedger>["ledger"];
+  apply(schedule: Record<string, unknown>): ApplyResult;
+  close(): Promise<void>;
+}
+
+export function testConfig(dataDir: string): Config {
+  return validateConfig({ screenId: SCREEN, dataDir, runDir: join(dataDir, "run"), panel: { width: 64, height: 32, fps: 10 }, player: { headless: true } });
+}
+
+export function buildRig(dataDir: string, opts: { controller?: boolean } = {}): Rig {
+  const config = testConfig(dataDir);
+  const paths = agentPaths(config);
+  mkdirSync(config.runDir, { recursive: true });
+  createKeyFiles(paths.deviceKey, paths.devicePublicKey);
+  const opened = openLedger(config, { longLived: true });
+  const db: Db = openDatabase(paths.database);
+  const log = silentLogger();
+  const creatives = new CreativePipeline({ config, db, creativesDir: paths.creativesDir, tools: resolveMediaTools({ env: { PATH: process.env.PATH }, ffmpegStaticPath: () => null }), log, preset: "ultrafast" });
+  const player = new Player({ mpvPath: "mpv", runDir: config.runDir, panel: config.panel, output: { x: 0, y: 0 }, headless: true, audio: false, log, restartDelayMs: 100 });
+  const store = new ScheduleStore({ path: paths.scheduleFile });
+  const screen = { state: { verified: true, online: true, brightness: 80, blackout: false } as ScreenState };
+  const controller = opts.controller ?? true;
+  const playout = new Playout({
+    screenId: SCREEN,
+    controllerConfigured: controller,
+    ledger: opened.ledger,
+    schedules: store,
+    player,
+    creatives,
+    screen: controller ? { screenState: () => ({ ...screen.state }) } : null,
+    runDir: config.runDir,
+    log,
+  });
+  const plays: PlayEntry[] = [];
+  playout.on("play", (e) => plays.push(e));
+  return {
+    config,
+    playout,
+    player,
+    plays,
+    screen,
+    store,
+    ledger: opened.ledger,
+    apply: (schedule) => applyEnvelope({ store, opsPublicKey: ops.publicKey, screenId: SCREEN, ledger: opened.ledger, now: () => new Date() }, { schedule, sig: signCanonical(schedule, ops.privateKey) }, "test", "local"),
+    async close() {
+      await playout.stop();
+      opened.close();
+      db.close();
+    },
+  };
+}
+
+/** A schedule for this screen, live from an hour ago for two hours, in UTC. */
+export function schedule(version: number, body: { creatives: Record<string, unknown>[]; campaigns: Record<string, unknown>[]; fill: string[]; suspensions?: unknown[] }): Record<string, unknown> {
+  return { kind: "ledagent.schedule/v1", screen: SCREEN, version, issuedAt: new Date(Date.now() - 60_000).toISOString(), timezone: "UTC", suspensions: [], ...body };
+}
+
+export function campaign(id: string, creatives: string[], over: Record<string, unknown> = {}): Record<string, unknown> {
+  const now = Date.now();
+  return { id, customer: `${id}-co`, creatives, start: new Date(now - 3_600_000).toISOString(), end: new Date(now + 3_600_000).toISOString(), playsPerHour: 360, ...over };
+}
+
+export async function until(what: string, test: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
