@@ -72,6 +72,17 @@ export const noteArgs = z.strictObject({
 
 export const restartArgs = z.strictObject({ reason: text(500).optional() });
 
+/**
+ * The envelope is not bounded here: its size is judged by the schedule's own check, which records
+ * a too-large envelope as schedule.rejected like any other bad delivery. What can reach this far is
+ * bounded by the control socket's line limit (protocol.ts). `source` is where it came from (a
+ * path as the technician typed it), capped again in the events that record it.
+ */
+export const scheduleLoadArgs = z.strictObject({
+  envelope: z.string(),
+  source: z.string().min(1, "non-empty text").max(8192),
+});
+
 /** One line per problem, each naming the field: `percent: expected an integer in 0..100`. */
 export function describeArgsIssues(error: z.ZodError, input: unknown): string {
   return error.issues.map((issue) => describeIssue(issue, input)).join("; ");

@@ -14,6 +14,8 @@ export interface CommandSpec<S extends z.ZodType, R> {
   localOnly?: boolean;
   /** Longer than the registry's default limit (a proof sync waits for the collector). */
   timeoutMs?: number;
+  /** What command.executed records of the args, when they are too big to record whole. Default: the args. */
+  recordedArgs?: (args: z.infer<S>) => Record<string, unknown>;
   run(args: z.infer<S>, deps: CommandDeps, ctx: CommandContext): Promise<R>;
 }
 
@@ -25,6 +27,8 @@ export interface Command {
   changes: boolean;
   localOnly: boolean;
   timeoutMs: number | undefined;
+  /** The args as command.executed records them (checked args in, a JSON object out). */
+  recordedArgs(args: unknown): unknown;
   run(args: unknown, deps: CommandDeps, ctx: CommandContext): Promise<unknown>;
 }
 
@@ -36,7 +40,8 @@ export function defineCommand<S extends z.ZodType, R>(spec: CommandSpec<S, R>): 
     changes: spec.changes,
     localOnly: spec.localOnly ?? false,
     timeoutMs: spec.timeoutMs,
-    // The registry only calls run with what spec.args parsed, so the cast restores a true type.
+    // The registry only calls these with what spec.args parsed, so the casts restore a true type.
+    recordedArgs: (args) => (spec.recordedArgs ? spec.recordedArgs(args as z.infer<S>) : args),
     run: (args, deps, ctx) => spec.run(args as z.infer<S>, deps, ctx),
   };
 }

@@ -2,12 +2,28 @@
 // UTF-8, `\n`-terminated. Request `{ id, name, args?, user? }`, reply `{ id, ok, result }` or
 // `{ id, ok: false, error: { code, message } }` (the registry's outcome with the request's id).
 import { StringDecoder } from "node:string_decoder";
+import { MAX_ENVELOPE_BYTES } from "../playback/schedule/limits.js";
 import type { CommandError, CommandOutcome } from "./types.js";
 
 export const CONTROL_SOCKET_NAME = "control.sock";
 
-/** Longest line either side accepts: generous for any args, small enough to bound memory. */
-export const MAX_LINE_BYTES = 1024 * 1024;
+/**
+ * The most a string of `bytes` UTF-8 bytes (decoded from a file) can grow to as JSON text: a
+ * control byte becomes `\u00XX`, 6 bytes; `"` and `\` become 2; a byte that is not valid UTF-8
+ * decodes to U+FFFD, 3 bytes; anything else stays as it was.
+ */
+export const JSON_ESCAPE_FACTOR = 6;
+
+/** Room for everything in a request line beside its one big string (id, name, user, other args). */
+const LINE_OVERHEAD_BYTES = 64 * 1024;
+
+/**
+ * Longest line either side accepts. The largest request is `schedule.load`, which carries a
+ * schedule file's text (the CLI reads at most MAX_ENVELOPE_BYTES + 1 bytes of it, one more than
+ * the limit, so that an oversized file is still delivered and rejected on the record): at worst
+ * every byte escaped six-fold. About 24 MiB; a client holds no more than that per connection.
+ */
+export const MAX_LINE_BYTES = JSON_ESCAPE_FACTOR * (MAX_ENVELOPE_BYTES + 1) + LINE_OVERHEAD_BYTES;
 
 /** Codes of the socket itself, beside the registry's (the request never reached a command). */
 export type ProtocolErrorCode = "bad-request" | "line-too-long";

@@ -8,10 +8,11 @@ import { describeArgsIssues } from "./args.js";
 import { controllerCommands } from "./controller-commands.js";
 import type { Command } from "./definition.js";
 import { playoutCommands } from "./playout-commands.js";
+import { scheduleCommands } from "./schedule-commands.js";
 import { CommandFailure, PART_REFUSAL_CODES, type CommandContext, type CommandDeps, type CommandError, type CommandErrorCode, type CommandOutcome } from "./types.js";
 
 /** Every command the agent knows, in the order docs list them. */
-export const ALL_COMMANDS: readonly Command[] = [...agentCommands, ...controllerCommands, ...playoutCommands];
+export const ALL_COMMANDS: readonly Command[] = [...agentCommands, ...controllerCommands, ...playoutCommands, ...scheduleCommands];
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
@@ -104,7 +105,7 @@ export class CommandRegistry {
     const who = ctx.origin.kind === "local" ? { origin: "local", user: ctx.origin.user } : { origin: "mqtt", commandId: ctx.origin.commandId };
     const how = outcome.ok ? { ok: true } : { ok: false, error: outcome.error.code, message: outcome.error.message };
     try {
-      ledger.event("command.executed", { name: command.name, ...who, ...(args === undefined ? {} : { args }), ...how });
+      ledger.event("command.executed", { name: command.name, ...who, ...(args === undefined ? {} : { args: command.recordedArgs(args) }), ...how });
     } catch (err) {
       this.deps.log?.error({ err, command: command.name }, "command.executed could not be recorded in the ledger");
     }

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { Controller, ControllerStatus } from "../drivers/types.js";
 import type { EventEntry, EventType } from "../proofs/types.js";
 import type { Head } from "../proofs/ledger.js";
+import type { ApplyResult } from "../playback/schedule/apply.js";
 
 /**
  * Stable strings: they travel to operators in cmd/result and to technicians' scripts.
@@ -161,6 +162,15 @@ export interface BrightnessOverride {
   clearOverride(): Promise<void>;
 }
 
+/**
+ * Applies a signed schedule envelope the technician brought (a USB stick), with the same checks as
+ * an MQTT delivery: the daemon applies one at a time, then hands the new schedule to the playout
+ * and the brightness schedule. `text` is the file's text, `source` says where it came from.
+ */
+export interface ScheduleLoader {
+  load(text: string, source: string): Promise<ApplyResult>;
+}
+
 /** The ledger as the registry uses it: record events, read the head. */
 export interface CommandLedger {
   event(type: EventType, detail?: Record<string, unknown>): EventEntry;
@@ -174,9 +184,10 @@ export interface CommandDeps {
   playout?: PlayoutControl;
   proofSync?: ProofSync;
   agent?: AgentLifecycle;
+  schedule?: ScheduleLoader;
   log?: Logger;
   /** Wall clock, UTC ms; tests pin it. */
   now?: () => number;
 }
 
-export type { ControllerStatus };
+export type { ApplyResult, ControllerStatus };

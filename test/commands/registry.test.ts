@@ -101,6 +101,9 @@ describe("bad args are refused with bad-args naming the field, and the handler n
     ["note", { text: "" }, "text"],
     ["note", { text: "ok", by: "a\u0007b" }, "by"],
     ["note", { text: "x".repeat(2001) }, "text"],
+    ["schedule.load", { source: "file:/media/usb/schedule.json" }, "envelope: missing"],
+    ["schedule.load", { envelope: "{}", source: "" }, "source"],
+    ["schedule.load", { envelope: "{}", source: "usb", origin: "network" }, "origin: unknown argument"],
   ];
 
   test.each(cases)("%s %j", async (name, args, mentions) => {
@@ -124,7 +127,7 @@ describe("bad args are refused with bad-args naming the field, and the handler n
 describe("names", () => {
   test("the spec's commands and the technician's are all registered", () => {
     expect(registry.names().sort()).toEqual(
-      ["agent.restart", "brightness.set", "controller.pattern", "controller.probe", "controller.status", "note", "pattern", "play", "play.now", "proofs.sync", "resume", "screen.blackout", "screenshot", "status", "suspend", "takedown"].sort(),
+      ["agent.restart", "brightness.set", "controller.pattern", "controller.probe", "controller.status", "note", "pattern", "play", "play.now", "proofs.sync", "resume", "schedule.load", "screen.blackout", "screenshot", "status", "suspend", "takedown"].sort(),
     );
   });
 
@@ -135,7 +138,7 @@ describe("names", () => {
   });
 
   test("a technician's command over MQTT is refused with local-only", async () => {
-    for (const name of ["note", "play", "pattern", "controller.pattern", "controller.probe"]) {
+    for (const name of ["note", "play", "pattern", "controller.pattern", "controller.probe", "schedule.load"]) {
       expectError(await registry.execute(name, {}, MQTT), "local-only", name);
     }
     // The changing ones leave a trace of the refused attempt.
@@ -143,6 +146,7 @@ describe("names", () => {
       ["play", false, "local-only"],
       ["pattern", false, "local-only"],
       ["controller.pattern", false, "local-only"],
+      ["schedule.load", false, "local-only"],
     ]);
   });
 });
@@ -164,6 +168,7 @@ describe("unavailable parts", () => {
       ["play", { file: "/media/usb/clip.mp4" }, "playout"],
       ["proofs.sync", {}, "proof sync"],
       ["agent.restart", {}, "lifecycle"],
+      ["schedule.load", { envelope: "{}", source: "usb" }, "schedule loader"],
     ];
     for (const [name, args, part] of cases) expectError(await bare.execute(name, args, LOCAL), "unavailable", part);
   });

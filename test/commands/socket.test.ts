@@ -2,7 +2,7 @@ import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, re
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { callDaemon, CommandRegistry, ControlSocketError, ControlSocketServer, DaemonCallError, defineCommand, type CommandExecutor } from "../../agent/commands/index.js";
+import { callDaemon, CommandRegistry, ControlSocketError, ControlSocketServer, DaemonCallError, defineCommand, MAX_LINE_BYTES, type CommandExecutor } from "../../agent/commands/index.js";
 import { noArgs } from "../../agent/commands/args.js";
 import { z } from "zod";
 import { tempDir } from "../helpers/tmp.js";
@@ -144,9 +144,9 @@ describe("the control socket", () => {
   test("an over-long line gets line-too-long and the connection is closed", async () => {
     const server = await startServer();
     const c = rawClient(server.path);
-    c.socket.write(Buffer.alloc(1024 * 1024 + 10, 0x61));
+    c.socket.write(Buffer.alloc(MAX_LINE_BYTES + 10, 0x61));
     await c.closed;
-    expect(c.lines.map((l) => JSON.parse(l))).toEqual([{ id: null, ok: false, error: { code: "line-too-long", message: expect.stringContaining("1048576") } }]);
+    expect(c.lines.map((l) => JSON.parse(l))).toEqual([{ id: null, ok: false, error: { code: "line-too-long", message: expect.stringContaining(String(MAX_LINE_BYTES)) } }]);
     // The daemon serves the next client as before.
     expect(await callDaemon(runDir, "echo", { n: 1 }, { timeoutMs: 5000 })).toMatchObject({ daemon: "answered", outcome: { ok: true } });
   });
