@@ -17,6 +17,8 @@ import type { PlayoutClock, PlayoutDeps } from "./types.js";
 
 /** At start, how long playing waits for renditions (the cache answers in milliseconds). */
 const START_WAIT_MS = 1500;
+/** How the player reports its own death (agent/playback/player/player.ts). */
+const PLAYER_DIED = "mpv exited";
 const FLIGHT_CHECK_MS = 60_000;
 
 export interface OnAirDeps extends PlayoutDeps {
@@ -105,6 +107,23 @@ export class OnAir {
       this.deps.log.error({ err: (err as Error).message, play }, "a play could not be recorded");
       return null;
     }
+  }
+
+  /**
+   * A play failed on the player. mpv's own death is not the creative's fault; anything else
+   * takes the creative off the air (fill stands in) and prepares it once more: a rendition
+   * deleted or damaged in the cache is made again, and one that fails again stays off until the
+   * next schedule, rather than failing at every turn of the plan.
+   */
+  playFailed(airing: Airing, ended: EndedEvent): void {
+    if (ended.error?.startsWith(PLAYER_DIED) || !this.shelf || airing.kind === "test") return;
+    const failures = this.shelf.withdraw(airing.creative);
+    if (failures === 1) {
+      this.deps.log.warn({ creative: airing.creative, error: ended.error }, "a play failed on the player: preparing its rendition again");
+      void this.preparer.reprepare(this.shelf, airing.creative);
+      return;
+    }
+    this.rejected({ creative: airing.creative, sha256: airing.prepared.sourceSha256, reason: "unplayable", message: `its rendition failed on the player ${failures} times: ${ended.error ?? "no first frame"}` });
   }
 
   /** campaign.completed for every flight that has ended; at most once a minute. */

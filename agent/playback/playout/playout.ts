@@ -14,6 +14,7 @@ import { Interjections } from "./interjections.js";
 import { OnAir } from "./on-air.js";
 import { OrderBook } from "./orders.js";
 import { OverrunGauge } from "./overrun.js";
+import { ClockJumpWatch } from "./clock-watch.js";
 import { Timeline } from "./timeline.js";
 import type { PlayoutClock, PlayoutDeps } from "./types.js";
 
@@ -47,6 +48,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   private tick: NodeJS.Timeout | null = null;
   private ids = 0;
   private readonly overrun = new OverrunGauge();
+  private readonly clockWatch: ClockJumpWatch;
   /** The last airing to show its first frame, and whether it then played to its end. */
   private lastStarted: { airing: Airing; ended: boolean; eof: boolean } | null = null;
 
@@ -54,6 +56,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
     super();
     this.clock = deps.clock ?? { wallMs: () => Date.now(), monoMs: () => performance.now() };
     this.depth = deps.queueDepth ?? 2;
+    this.clockWatch = new ClockJumpWatch(this.clock);
     this.timeline = new Timeline({ horizonMs: deps.planHorizonMs ?? 2 * 3_600_000, log: deps.log });
     this.orders = new OrderBook({ ledger: deps.ledger, log: deps.log, clock: this.clock });
     this.air = new OnAir({ ...deps, clock: this.clock, onSwitch: () => this.switched() });
@@ -309,8 +312,21 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   }
 
   private housekeeping(): void {
-    if (this.orders.expire()) this.replan("queued");
+    if (this.clockJumped() || this.orders.expire()) this.replan("queued");
     this.air.closeFlights();
+  }
+
+  /** A wall-clock step is recorded, and the plan is made again on the corrected clock. */
+  private clockJumped(): boolean {
+    const jump = this.clockWatch.check();
+    if (!jump) return false;
+    this.deps.log.warn(jump, "the wall clock jumped");
+    try {
+      this.deps.ledger.event("clock.jump", { stepMs: jump.stepMs, expected: new Date(jump.expectedMs).toISOString(), now: new Date(jump.nowMs).toISOString() });
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, "clock.jump could not be recorded");
+    }
+    return true;
   }
 
   // ---- the player's events ----
@@ -333,7 +349,11 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
     if (this.lastStarted?.airing === airing) this.lastStarted = { airing, ended: true, eof: e.reason === "eof" };
     const entry = this.air.record(airing, e);
     if (entry) this.emit("play", entry);
-    if (e.reason === "error" && this.running) this.replan("queued");
+    // An error, or an end with never a frame shown: the player could not play it.
+    if ((e.reason === "error" || (e.reason === "eof" && e.startedAt === null)) && this.running) {
+      this.air.playFailed(airing, e);
+      this.replan("queued");
+    }
     this.armHold();
     this.kick();
   };

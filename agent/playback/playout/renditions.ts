@@ -33,6 +33,7 @@ export function creativesToPrepare(doc: ScheduleDocument): ScheduleDocument["cre
 export class Shelf {
   private readonly ready = new Map<string, PreparedCreative>();
   private fillTurn = 0;
+  private readonly failures = new Map<string, number>();
   /** Settles when every creative was tried. */
   readonly done: Promise<void>;
 
@@ -65,6 +66,14 @@ export class Shelf {
     return null;
   }
 
+  /** A play of `creative` failed on the player: off the shelf until prepared again. Returns its failures so far. */
+  withdraw(creative: string): number {
+    this.ready.delete(creative);
+    const failures = (this.failures.get(creative) ?? 0) + 1;
+    this.failures.set(creative, failures);
+    return failures;
+  }
+
   get readyCount(): number {
     return this.ready.size;
   }
@@ -84,6 +93,12 @@ export class RenditionPreparer {
 
   close(): void {
     this.closed = true;
+  }
+
+  /** Prepares one creative of the shelf's schedule again (its rendition failed to play). */
+  reprepare(shelf: Shelf, creative: string): Promise<void> {
+    const entry = shelf.doc.creatives.find((c) => c.id === creative);
+    return entry ? this.prepareOne(shelf, entry) : Promise.resolve();
   }
 
   private async fill(shelf: Shelf, carry: Shelf | null): Promise<void> {
