@@ -1,9 +1,12 @@
 // `ledagent schedule load F | show | plan` and `ledagent report delivery`.
 import type { Command } from "commander";
+import { z } from "zod";
+import { callDaemon, DaemonCallError, type DaemonCall } from "../commands/client.js";
 import type { Config } from "../config.js";
 import { agentPaths } from "../paths.js";
-import { countDelivered, deliveryCsv, deliveryReport, type DeliveryRow } from "../playback/delivery/delivery.js";
-import { plan, type Plan, type PlanSchedule } from "../playback/planner/index.js";
+import { deliveryCsv, deliveryReport, type DeliveryRow } from "../playback/delivery/delivery.js";
+import { appliedTimes, plannerHistory, readLiveOrders, plannerOrders, readTakedownPeriods, type SkippedEntry } from "../playback/history/index.js";
+import { plan, type Plan, type PlannerInput } from "../playback/planner/index.js";
 import {
   applyEnvelopeText,
   capReasons,
@@ -14,6 +17,7 @@ import {
   planSizeEstimate,
   ScheduleStore,
   validateDocument,
+  type ApplyResult,
   type CurrentSchedule,
   type ScheduleDocument,
   type Validation,
@@ -69,10 +73,6 @@ function storedSchedule(config: Config): CurrentSchedule {
   const current = new ScheduleStore({ path: agentPaths(config).scheduleFile }).current();
   if (!current) throw new CliError("no schedule loaded yet (ledagent schedule load F, or wait for ops to publish one)");
   return current;
-}
-
-function appliedTimes(current: CurrentSchedule): Record<string, number> {
-  return Object.fromEntries(Object.entries(current.campaignAppliedAt).map(([id, at]) => [id, Date.parse(at)]));
 }
 
 /**
@@ -151,25 +151,96 @@ function planFile(file: string, opts: PlanOptions, hours: number, cmd: Command):
   return { result, zone: doc.timezone, warnings: loadWarnings(file, raw, validation, cmd) };
 }
 
-/** `plan`: the stored schedule, owing what the ledger says is short since it was applied. */
-function planStored(opts: PlanOptions, hours: number, cmd: Command): PlanOutcome {
-  const config = cliConfig(cmd);
-  const current = storedSchedule(config);
-  const zone = current.document.timezone;
-  checkPlanSize(current.document, hours);
-  const { from, to } = planWindow(opts, hours, zone);
-  // The time between now and a future --from has not happened: nothing is owed for it.
-  if (from > Date.now()) return { result: plan({ schedule: current.document as PlanSchedule, from, to }), zone, warnings: [] };
+/** A ledger entry the history could not read: said, never fatal. */
+const skippedWarning = (e: SkippedEntry): string => `ledger entry ${e.seq} (${e.type}) was not read: ${e.reason}`;
+
+type HistoryInputs = Pick<PlannerInput, "delivered" | "appliedAt" | "suspensions" | "takedowns"> & { skipped: SkippedEntry[] };
+
+/** The planner's inputs from the ledger for a plan from `from`, as of then (or of now, for a future `from`). */
+function historyInputs(config: Config, current: CurrentSchedule, from: number): HistoryInputs {
+  const now = Date.now();
   const { reader, close } = openLedgerReader(config);
   try {
-    const delivered = countDelivered(reader.plays({ from: new Date(Math.min(...Object.values(appliedTimes(current)), from)).toISOString(), to: new Date(from).toISOString() }), {
-      zone,
-      controllerConfigured: config.controller.driver !== "none",
-    });
-    return { result: plan({ schedule: current.document as PlanSchedule, from, to, delivered, appliedAt: appliedTimes(current) }), zone, warnings: [] };
+    if (from > now) {
+      // The time between now and a future --from has not happened: nothing is owed for it, but
+      // the orders in force now still hold then.
+      const orders = readLiveOrders(reader, { scheduleVersion: current.document.version, now });
+      return { ...plannerOrders(orders), skipped: orders.skipped };
+    }
+    const history = plannerHistory(reader, current, { controllerConfigured: config.controller.driver !== "none", now: from });
+    const { delivered, appliedAt, suspensions, takedowns } = history;
+    return { delivered: delivered.counts(), appliedAt, suspensions, takedowns, skipped: history.orders.skipped };
   } finally {
     close();
   }
+}
+
+/**
+ * `plan`: the stored schedule under the live orders (a suspension, standing takedowns), owing
+ * what the ledger says is short since it was applied.
+ */
+function planStored(opts: PlanOptions, hours: number, cmd: Command): PlanOutcome {
+  const config = cliConfig(cmd);
+  const current = storedSchedule(config);
+  const doc = current.document;
+  checkPlanSize(doc, hours);
+  const { from, to } = planWindow(opts, hours, doc.timezone);
+  const { skipped, ...history } = historyInputs(config, current, from);
+  return { result: plan({ schedule: doc, from, to, ...history }), zone: doc.timezone, warnings: skipped.map(skippedWarning) };
+}
+
+/** What a daemon answered schedule.load with, checked: it crossed a socket. */
+const applyResultSchema = z.discriminatedUnion("state", [
+  z.object({ state: z.literal("applied"), version: z.number(), previousVersion: z.number().nullable(), completed: z.literal(true).optional() }),
+  z.object({ state: z.literal("unchanged"), version: z.number() }),
+  z.object({ state: z.literal("rejected"), version: z.number().nullable(), reasons: z.array(z.string()), moreReasons: z.number() }),
+]);
+
+/**
+ * `schedule load` through the running daemon, so that it applies the schedule itself (never two
+ * appliers at once) and replans at once. null when no daemon runs: the CLI applies it directly.
+ */
+async function loadThroughDaemon(config: Config, file: string, bytes: Buffer): Promise<ApplyResult | null> {
+  let call: DaemonCall;
+  try {
+    call = await callDaemon(config.runDir, "schedule.load", { envelope: bytes.toString("utf8"), source: `file:${file}` }, { timeoutMs: 60_000 });
+  } catch (err) {
+    if (!(err instanceof DaemonCallError)) throw err;
+    const still = err.code === "timeout" ? "; it may still apply it (see `ledagent schedule show`)" : "";
+    throw new CliError(`schedule load: ${err.message}${still}`);
+  }
+  if (call.daemon === "absent") return null;
+  if (!call.outcome.ok) throw new CliError(call.outcome.error.message);
+  const result = applyResultSchema.safeParse(call.outcome.result);
+  if (!result.success) throw new CliError("schedule load: the daemon answered with something that is not a schedule outcome");
+  return result.data;
+}
+
+/** `schedule load` without a daemon: this process applies it, exactly as the daemon would. */
+function loadDirectly(config: Config, file: string, bytes: Buffer): ApplyResult {
+  const opsPublicKey = loadOpsPublicKey(config);
+  const { ledger, close } = openLedger(config);
+  try {
+    const store = new ScheduleStore({ path: agentPaths(config).scheduleFile });
+    return applyEnvelopeText({ store, opsPublicKey, screenId: config.screenId, ledger, now: () => new Date() }, bytes, `file:${file}`, "local");
+  } finally {
+    close();
+  }
+}
+
+/** What `schedule load` says of an outcome, whoever applied it; a rejection fails the command. */
+function printApplyResult(result: ApplyResult): void {
+  if (result.state === "rejected") {
+    const more = result.moreReasons > 0 ? `; and ${result.moreReasons} more` : "";
+    throw new CliError(`schedule rejected: ${result.reasons.join("; ")}${more}`);
+  }
+  if (result.state === "unchanged") {
+    process.stdout.write(`schedule v${result.version} is already in force; nothing changed\n`);
+    return;
+  }
+  const was = result.previousVersion !== null ? ` (was v${result.previousVersion})` : "";
+  const completed = result.completed ? "; the ledger had recorded it already, the stored schedule was behind and is now complete" : "";
+  process.stdout.write(`schedule v${result.version} applied${was}${completed}\n`);
 }
 
 export function registerScheduleCommands(program: Command): void {
@@ -179,29 +250,12 @@ export function registerScheduleCommands(program: Command): void {
     .command("load <file>")
     .description("apply a signed schedule envelope from a file (same checks as MQTT delivery)")
     .action(
-      action((file: string, _opts: unknown, cmd: Command) => {
+      action(async (file: string, _opts: unknown, cmd: Command) => {
         const config = cliConfig(cmd);
         // A path that cannot be read delivered nothing; bytes that did arrive are judged (and a
-        // rejection recorded) by applyEnvelopeText, JSON or not, too large or not.
-        const text = readScheduleFile(file);
-        const opsPublicKey = loadOpsPublicKey(config);
-        const { ledger, close } = openLedger(config);
-        try {
-          const store = new ScheduleStore({ path: agentPaths(config).scheduleFile });
-          const result = applyEnvelopeText({ store, opsPublicKey, screenId: config.screenId, ledger, now: () => new Date() }, text, `file:${file}`, "local");
-          if (result.state === "rejected") {
-            const more = result.moreReasons > 0 ? `; and ${result.moreReasons} more` : "";
-            throw new CliError(`schedule rejected: ${result.reasons.join("; ")}${more}`);
-          }
-          if (result.state === "unchanged") process.stdout.write(`schedule v${result.version} is already in force; nothing changed\n`);
-          else {
-            const was = result.previousVersion !== null ? ` (was v${result.previousVersion})` : "";
-            const completed = result.completed ? "; the ledger had recorded it already, the stored schedule was behind and is now complete" : "";
-            process.stdout.write(`schedule v${result.version} applied${was}${completed}\n`);
-          }
-        } finally {
-          close();
-        }
+        // rejection recorded) by whoever applies them, JSON or not, too large or not.
+        const bytes = readScheduleFile(file);
+        printApplyResult((await loadThroughDaemon(config, file, bytes)) ?? loadDirectly(config, file, bytes));
       }),
     );
 
@@ -274,19 +328,17 @@ function readDelivery(config: Config, current: CurrentSchedule, window: { from: 
   const { from, to } = window;
   const { reader, close } = openLedgerReader(config);
   try {
-    const takedowns = [...reader.events({ type: "takedown", to: new Date(to).toISOString() })].map((e) => ({
-      at: Date.parse(e.at),
-      campaign: typeof e.event.campaign === "string" ? e.event.campaign : undefined,
-      creative: typeof e.event.creative === "string" ? e.event.creative : undefined,
-    }));
+    // Time a takedown held is not contracted, lifted or not (a lift ends it, as does a new schedule).
+    const takedowns = readTakedownPeriods(reader, { to });
+    for (const e of takedowns.skipped) process.stderr.write(`warning: ${skippedWarning(e)}\n`);
     return deliveryReport({
-      schedule: current.document as PlanSchedule,
+      schedule: current.document,
       plays: reader.plays({ from: new Date(from).toISOString(), to: new Date(to).toISOString() }),
       from,
       to,
       controllerConfigured: config.controller.driver !== "none",
       appliedAt: appliedTimes(current),
-      takedowns,
+      takedowns: takedowns.periods,
       customer: window.customer,
     });
   } finally {
