@@ -49,9 +49,13 @@ async function checkLedger(dataDir: string, publicKeyPath: string): Promise<{ se
   try {
     const reader = new LedgerReader(db);
     const rows = [...reader.rows()];
-    const { loadPublicKey } = await import("../../agent/crypto/index.js");
-    const result = await verifyLines(rows.map((r) => r.body), { publicKey: loadPublicKey(publicKeyPath) });
-    expect(result.ok, JSON.stringify(result)).toBe(true);
+    // A worker killed before its first append (the first one signs the genesis and records the
+    // key's mark: some 50 ms) leaves an empty ledger, which has nothing to verify and lost nothing.
+    if (rows.length > 0) {
+      const { loadPublicKey } = await import("../../agent/crypto/index.js");
+      const result = await verifyLines(rows.map((r) => r.body), { publicKey: loadPublicKey(publicKeyPath) });
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+    }
     return { seqs: new Map(rows.map((r) => [r.seq, r.hash])), head: rows.at(-1)?.seq ?? 0 };
   } finally {
     db.close();
