@@ -6,8 +6,11 @@ import { registerCreativesCommands } from "./cli/creatives.js";
 import { registerDemoCommand } from "./cli/demo.js";
 import { registerInitCommands } from "./cli/init.js";
 import { registerOpsCommands } from "./cli/ops.js";
+import { registerOrderCommands } from "./cli/orders.js";
 import { registerProofsCommands } from "./cli/proofs.js";
+import { registerRunCommand } from "./cli/run.js";
 import { registerScheduleCommands } from "./cli/schedule.js";
+import { registerStatusCommand } from "./cli/status.js";
 import { VERSION } from "./version.js";
 
 export function buildProgram(): Command {
@@ -17,10 +20,13 @@ export function buildProgram(): Command {
     .option("--config <file>", "config file (default: $LEDAGENT_CONFIG, else /etc/ledagent/config.yaml)")
     .showHelpAfterError()
     .exitOverride();
+  registerRunCommand(program);
+  registerStatusCommand(program);
   registerInitCommands(program);
   registerProofsCommands(program);
   registerControllerCommands(program);
-  registerCreativesCommands(program);
+  addCreativesCommands(program);
+  registerOrderCommands(program);
   registerScheduleCommands(program);
   registerOpsCommands(program);
   registerDemoCommand(program);
@@ -31,6 +37,16 @@ export function buildProgram(): Command {
   };
   applyOverride(program);
   return program;
+}
+
+/**
+ * `creatives …` from agent/cli/creatives.ts, without the `pattern` it also registers (a render to a
+ * file): the `pattern` a technician runs shows it on the screen, through the agent (cli/orders.ts).
+ */
+function addCreativesCommands(program: Command): void {
+  const scratch = new Command().copyInheritedSettings(program);
+  registerCreativesCommands(scratch);
+  for (const cmd of scratch.commands) if (cmd.name() !== "pattern") program.addCommand(cmd);
 }
 
 async function main(): Promise<void> {

@@ -1,7 +1,8 @@
-// `ledagent controller …` (talks to the configured controller directly; the daemon path comes
-// with the control socket) and `ledagent simulate novastar …` (the wire-faithful simulator).
+// `ledagent controller …` (through the running agent, which holds the controller's port; directly
+// when no agent runs) and `ledagent simulate novastar …` (the wire-faithful simulator).
 import type { Command } from "commander";
-import { createController, isPatternName, PATTERN_NAMES, type Controller, type ControllerStatus } from "../drivers/index.js";
+import type { Config } from "../config.js";
+import { createController, isPatternName, PATTERN_NAMES, type Controller, type ControllerIdentity, type ControllerStatus } from "../drivers/index.js";
 import { openPtyPair, type PtyPair } from "../drivers/novastar/simulator/pty.js";
 import { NovaStarSimulator } from "../drivers/novastar/simulator/server.js";
 import { DEFAULT_SETUP } from "../drivers/novastar/simulator/device.js";
@@ -9,10 +10,10 @@ import { ControllerError } from "../drivers/types.js";
 import { TransportError } from "../drivers/transport/types.js";
 import { createLogger, silentLogger } from "../log.js";
 import { action, cliConfig, CliError, intOption } from "./common.js";
+import { askDaemon, resultOf } from "./daemon-client.js";
 
 /** Opens the configured controller, runs `job`, closes it; a controller error becomes one CLI line. */
-async function withController<T>(cmd: Command, job: (controller: Controller) => Promise<T>): Promise<T> {
-  const config = cliConfig(cmd);
+async function withController<T>(config: Config, job: (controller: Controller) => Promise<T>): Promise<T> {
   if (config.controller.driver === "none") throw new CliError("no controller configured (controller.driver is none): set controller.driver and controller.port in the config");
   let controller: Controller;
   try {
@@ -30,6 +31,25 @@ async function withController<T>(cmd: Command, job: (controller: Controller) => 
   } finally {
     await controller.stop();
   }
+}
+
+/**
+ * Through the running agent's `command` when one runs (it holds the controller's port: a second
+ * link would fight it for the serial line), else `direct` on a link of our own. The agent's result
+ * has the shape `direct` resolves to.
+ */
+async function viaAgent<T>(cmd: Command, command: string, args: Record<string, unknown>, direct: (controller: Controller) => Promise<T>): Promise<T> {
+  const config = cliConfig(cmd);
+  const outcome = await askDaemon(config, command, args);
+  // The registry's result for each command used here is the shape `direct` gives.
+  if (outcome) return resultOf(outcome) as T;
+  return withController(config, direct);
+}
+
+interface ControllerReading {
+  driver: string;
+  port: string | null;
+  status: ControllerStatus;
 }
 
 function yesNo(v: boolean | null): string {
@@ -115,14 +135,14 @@ async function simulate(opts: SimulateOptions): Promise<void> {
 }
 
 export function registerControllerCommands(program: Command): void {
-  const controller = program.command("controller").description("talk to the LED controller on controller.port (directly; through the daemon once it has a control socket)");
+  const controller = program.command("controller").description("talk to the LED controller on controller.port (through the running agent; directly when none runs)");
 
   controller
     .command("probe")
     .description("the controller's model (and firmware, where the driver can read it)")
     .action(
       action(async (_opts: unknown, cmd: Command) => {
-        const id = await withController(cmd, (c) => c.probe());
+        const id = await viaAgent<ControllerIdentity>(cmd, "controller.probe", {}, (c) => c.probe());
         process.stdout.write(`model       ${id.model}${id.modelId ? ` (id ${id.modelId})` : ""}\nfirmware    ${id.firmware ?? "unknown (not readable with the documented registers)"}\n`);
       }),
     );
@@ -133,7 +153,7 @@ export function registerControllerCommands(program: Command): void {
     .option("--json", "one JSON object")
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
-        const [status, port, driver] = await withController(cmd, async (c) => [await c.status(), c.port, c.driver] as const);
+        const { status, port, driver } = await viaAgent<ControllerReading>(cmd, "controller.status", {}, async (c) => ({ driver: c.driver, port: c.port, status: await c.status() }));
         if (!status.online) throw new CliError(status.detail || `controller ${port} is offline`);
         process.stdout.write(opts.json ? `${JSON.stringify(status)}\n` : `${statusLines(port, driver, status)}\n`);
       }),
@@ -145,7 +165,7 @@ export function registerControllerCommands(program: Command): void {
     .action(
       action(async (raw: string, _opts: unknown, cmd: Command) => {
         const percent = intOption("brightness", raw, 0, 100);
-        await withController(cmd, (c) => c.setBrightness(percent));
+        await viaAgent(cmd, "brightness.set", { percent }, (c) => c.setBrightness(percent));
         process.stdout.write(`brightness set to ${percent} %\n`);
       }),
     );
@@ -156,7 +176,7 @@ export function registerControllerCommands(program: Command): void {
     .action(
       action(async (raw: string, _opts: unknown, cmd: Command) => {
         const on = parseOnOff(raw);
-        await withController(cmd, (c) => c.setBlackout(on));
+        await viaAgent(cmd, "screen.blackout", { on }, (c) => c.setBlackout(on));
         process.stdout.write(on ? "blackout on: screen is black\n" : "blackout off: screen shows video\n");
       }),
     );
@@ -167,7 +187,7 @@ export function registerControllerCommands(program: Command): void {
     .action(
       action(async (raw: string, _opts: unknown, cmd: Command) => {
         if (!isPatternName(raw)) throw new CliError(`pattern: ${JSON.stringify(raw)} is not one of ${PATTERN_NAMES.join(", ")}`, 2);
-        await withController(cmd, (c) => c.setPattern(raw));
+        await viaAgent(cmd, "controller.pattern", { name: raw }, (c) => c.setPattern(raw));
         process.stdout.write(raw === "off" ? "test pattern off: screen shows video\n" : `test pattern ${raw} on\n`);
       }),
     );
