@@ -14,6 +14,7 @@ import { CreativePipeline, resolveMediaTools } from "../../../agent/playback/cre
 import { Player } from "../../../agent/playback/player/index.js";
 import { Playout } from "../../../agent/playback/playout/index.js";
 import { applyEnvelope, ScheduleStore, type ApplyResult } from "../../../agent/playback/schedule/index.js";
+import { systemClock, type ClockSource } from "../../../agent/proofs/clock.js";
 import { openLedger } from "../../../agent/proofs/open.js";
 import type { PlayEntry } from "../../../agent/proofs/types.js";
 import type { ScreenState } from "../../../agent/drivers/types.js";
@@ -42,6 +43,8 @@ export function creativeEntry(clip: Clip, approved = true): Record<string, unkno
 
 export interface Rig {
   config: Config;
+  /** The wall clock every part of this rig runs on (UTC ms): the real one, shifted by `offsetMs`. */
+  now(): number;
   playout: Playout;
   player: Player;
   plays: PlayEntry[];
@@ -56,16 +59,35 @@ export function testConfig(dataDir: string): Config {
   return validateConfig({ screenId: SCREEN, dataDir, runDir: join(dataDir, "run"), panel: { width: 64, height: 32, fps: 10 }, player: { headless: true } });
 }
 
-export function buildRig(dataDir: string, opts: { controller?: boolean } = {}): Rig {
+export interface RigOptions {
+  controller?: boolean;
+  /**
+   * Runs the ledger, the player, the playout and the schedule store on a wall clock this far from
+   * the real one (ms), so a test can start just before a clock hour ends. Default: the real clock.
+   */
+  offsetMs?: number;
+  /** Reuses what a previous rig left in `dataDir` (keys, ledger, schedule store, creatives cache). */
+  reuse?: boolean;
+}
+
+/** The system clock shifted by `offsetMs`, for the ledger's entries. */
+function shiftedClock(offsetMs: number): ClockSource {
+  const base = systemClock();
+  return { now: () => new Date(base.now().getTime() + offsetMs), monoMs: () => base.monoMs(), bootId: () => base.bootId(), synced: () => base.synced() };
+}
+
+export function buildRig(dataDir: string, opts: RigOptions = {}): Rig {
   const config = testConfig(dataDir);
   const paths = agentPaths(config);
   mkdirSync(config.runDir, { recursive: true });
-  createKeyFiles(paths.deviceKey, paths.devicePublicKey);
-  const opened = openLedger(config, { longLived: true });
+  if (!opts.reuse) createKeyFiles(paths.deviceKey, paths.devicePublicKey);
+  const offset = opts.offsetMs;
+  const now = (): number => Date.now() + (offset ?? 0);
+  const opened = openLedger(config, offset === undefined ? { longLived: true } : { longLived: true, clock: shiftedClock(offset) });
   const db: Db = openDatabase(paths.database);
   const log = silentLogger();
   const creatives = new CreativePipeline({ config, db, creativesDir: paths.creativesDir, tools: resolveMediaTools({ env: { PATH: process.env.PATH }, ffmpegStaticPath: () => null }), log, preset: "ultrafast" });
-  const player = new Player({ mpvPath: "mpv", runDir: config.runDir, panel: config.panel, output: { x: 0, y: 0 }, headless: true, audio: false, log, restartDelayMs: 100 });
+  const player = new Player({ mpvPath: "mpv", runDir: config.runDir, panel: config.panel, output: { x: 0, y: 0 }, headless: true, audio: false, log, restartDelayMs: 100, ...(offset === undefined ? {} : { wallMs: now }) });
   const store = new ScheduleStore({ path: paths.scheduleFile });
   const screen = { state: { verified: true, online: true, brightness: 80, blackout: false } as ScreenState };
   const controller = opts.controller ?? true;
@@ -79,18 +101,20 @@ export function buildRig(dataDir: string, opts: { controller?: boolean } = {}): 
     screen: controller ? { screenState: () => ({ ...screen.state }) } : null,
     runDir: config.runDir,
     log,
+    ...(offset === undefined ? {} : { clock: { wallMs: now, monoMs: () => performance.now() } }),
   });
   const plays: PlayEntry[] = [];
   playout.on("play", (e) => plays.push(e));
   return {
     config,
+    now,
     playout,
     player,
     plays,
     screen,
     store,
     ledger: opened.ledger,
-    apply: (schedule) => applyEnvelope({ store, opsPublicKey: ops.publicKey, screenId: SCREEN, ledger: opened.ledger, now: () => new Date() }, { schedule, sig: signCanonical(schedule, ops.privateKey) }, "test", "local"),
+    apply: (schedule) => applyEnvelope({ store, opsPublicKey: ops.publicKey, screenId: SCREEN, ledger: opened.ledger, now: () => new Date(now()) }, { schedule, sig: signCanonical(schedule, ops.privateKey) }, "test", "local"),
     async close() {
       await playout.stop();
       opened.close();
