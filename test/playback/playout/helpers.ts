@@ -11,6 +11,25 @@ import { exportJsonl, verifyLines, type VerifyResult } from "../../../agent/proo
 import type { EventEntry, EventType, PlayRecord } from "../../../agent/proofs/types.js";
 import type { Rig } from "./rig.js";
 
+export const HOUR_MS = 3_600_000;
+
+/**
+ * A clock offset (≥ 0, under an hour) that puts a rig's clock `intoHourMs` into a UTC clock hour
+ * right now: a test then knows which hour it runs in and where the next one starts.
+ */
+export function offsetInto(intoHourMs: number): number {
+  const now = Date.now();
+  let target = Math.floor(now / HOUR_MS) * HOUR_MS + intoHourMs;
+  if (target < now) target += HOUR_MS;
+  return target - now;
+}
+
+/** A campaign flight around the rig's clock: from `fromMs` before it to `toMs` after it. */
+export function flight(rig: Rig, fromMs = HOUR_MS, toMs = HOUR_MS): { start: string; end: string } {
+  const now = rig.now();
+  return { start: new Date(now - fromMs).toISOString(), end: new Date(now + toMs).toISOString() };
+}
+
 export const tech: CommandOrigin = { kind: "local", user: "tester" };
 
 export const ms = (iso: string): number => Date.parse(iso);
