@@ -27,7 +27,7 @@ const TARGET_P99_MS = 10;
 // queue that ran dry.
 const AHEAD = 3;
 
-function percentile(values: number[], p: number): number {
+export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
@@ -42,7 +42,7 @@ function makeClips(dir: string): string[] {
 }
 
 /** Blocks the event loop at random: 10–60 ms of busy loop or of write + fsync, every 20–200 ms. */
-function startBlocking(dir: string): { stop: () => { blocks: number; blockedMs: number; longestMs: number } } {
+export function startBlocking(dir: string): { stop: () => { blocks: number; blockedMs: number; longestMs: number } } {
   const fd = openSync(join(dir, "fsync.dat"), "w");
   const page = Buffer.alloc(4096, 7);
   let timer: NodeJS.Timeout;
@@ -92,7 +92,7 @@ function gapsOf(events: Array<{ name: string; at: Stamp }>): number[] {
 const clocks = { monotonicMs: () => performance.now(), wallMs: () => Date.now() };
 
 /** mpv plays the whole list from its command line; Node only listens. */
-async function plainPlaylist(dir: string, files: string[]): Promise<number[]> {
+export async function plainPlaylist(dir: string, files: string[]): Promise<number[]> {
   const options: MpvOptions = {
     socketPath: join(dir, "baseline.sock"), panel: PANEL, output: { x: 0, y: 0 }, headless: true, audio: false,
     extraArgs: ["--pause=yes", ...files],
