@@ -9,11 +9,14 @@
 // start-file. The first playback-restart after a start-file is the first frame (the file is
 // decoded and the clock runs); that is when an item has `started`.
 //
-// Replies and events come over one connection in the order mpv produced them, and mpv answers
-// a loadfile before it starts that file; still, an event for an id whose reply has not been
-// read yet is kept and replayed when the reply arrives, so nothing depends on that ordering.
-// A replace or stop is confirmed by its reply: entries that had not started by then never
-// will, and are reported `discarded`.
+// Replies and events come over one connection, but not always in the order mpv produced them:
+// mpv's IPC thread writes a reply as soon as its command returns, ahead of events the core
+// queued meanwhile. So an event for an id whose reply has not been read yet is kept and
+// replayed when the reply arrives. A replace or stop is confirmed by its reply: entries that
+// had not started by then never will, and are reported `discarded`. A clear keeps mpv's
+// current entry, which the events read so far may not show (its start-file overtaken by the
+// reply, or an entry a loadfile made current on an idle mpv before its start-file), so a clear
+// is confirmed by mpv's playlist as listed right after it.
 import type { Stamp } from "./client.js";
 
 export interface PlayItem {
@@ -50,7 +53,7 @@ export interface EndedEvent {
 
 export interface DiscardedEvent {
   item: PlayItem;
-  /** What took its place before it started: "replaced", "stopped", "mpv died", "closed". */
+  /** What took its place before it started: "replaced", "stopped", "cleared", "mpv died", "closed". */
   why: string;
 }
 
@@ -81,6 +84,10 @@ export class EntryTracker {
   /** Events about entries whose loadfile reply has not been read yet. */
   private readonly early = new Map<number, EntryEvent[]>();
   private currentEntryId: number | null = null;
+  /** Clears sent and not yet confirmed: until they are, `playlist` may hold entries mpv dropped. */
+  private readonly unconfirmedClears = new Set<number>();
+  /** A clear failed after mpv may have run it: `playlist` is a guess until a replace or stop. */
+  private playlistUnknown = false;
 
   /** A loadfile append: the item joins the end of the playlist. */
   appended(item: PlayItem): Slot {
@@ -93,13 +100,40 @@ export class EntryTracker {
   replaced(item: PlayItem): Slot {
     const slot = this.newSlot(item);
     this.playlist = [slot];
+    this.playlistUnknown = false;
     return slot;
   }
 
   /** A stop: mpv clears its playlist. Returns the seq that stopConfirmed takes. */
   stopped(): number {
     this.playlist = [];
+    this.playlistUnknown = false;
     return ++this.seq;
+  }
+
+  /** A playlist-clear: mpv keeps only its current entry. Returns the seq that clearConfirmed takes. */
+  clearSent(): number {
+    this.unconfirmedClears.add(++this.seq);
+    return this.seq;
+  }
+
+  /**
+   * mpv's playlist listed right after the clear (its entry ids): what was queued before the
+   * clear and is not listed was dropped and will never start. Anything queued after the clear
+   * stays, listed or not (its loadfile may have been run after the listing).
+   */
+  clearConfirmed(clearSeq: number, listedEntryIds: readonly number[]): ItemOutcome[] {
+    this.unconfirmedClears.delete(clearSeq);
+    const listed = new Set(listedEntryIds);
+    const stays = (slot: Slot) => slot.seq > clearSeq || (slot.entryId !== null && listed.has(slot.entryId));
+    this.playlist = this.playlist.filter(stays);
+    return this.discardBefore(clearSeq, "cleared", stays);
+  }
+
+  /** The clear or its listing failed: nothing is known to be dropped, and pruning waits. */
+  clearFailed(clearSeq: number): void {
+    this.unconfirmedClears.delete(clearSeq);
+    this.playlistUnknown = true;
   }
 
   /** mpv's reply to a loadfile: the entry id it gave the item. */
@@ -144,6 +178,8 @@ export class EntryTracker {
 
   /** How many finished entries sit before `entryId` in mpv's playlist (safe to remove). */
   finishedBefore(entryId: number): number {
+    // A wrong count would remove entries still to play, or the one on screen.
+    if (this.unconfirmedClears.size > 0 || this.playlistUnknown) return 0;
     const index = this.playlist.findIndex((s) => s.entryId === entryId);
     return Math.max(0, index);
   }
@@ -167,6 +203,8 @@ export class EntryTracker {
     this.early.clear();
     this.playlist = [];
     this.currentEntryId = null;
+    this.unconfirmedClears.clear();
+    this.playlistUnknown = false;
     return out;
   }
 
@@ -212,10 +250,10 @@ export class EntryTracker {
     return { type: "ended", event };
   }
 
-  private discardBefore(seq: number, why: string): ItemOutcome[] {
+  private discardBefore(seq: number, why: string, stays: (slot: Slot) => boolean = () => false): ItemOutcome[] {
     const out: ItemOutcome[] = [];
     for (const slot of [...this.live].sort((a, b) => a.seq - b.seq)) {
-      if (slot.seq >= seq || slot.startedAt !== null) continue;
+      if (slot.seq >= seq || slot.startedAt !== null || stays(slot)) continue;
       this.live.delete(slot);
       if (slot.entryId !== null) this.byEntry.delete(slot.entryId);
       out.push({ type: "discarded", event: { item: slot.item, why } });

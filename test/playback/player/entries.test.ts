@@ -88,6 +88,127 @@ describe("EntryTracker: mpv events to items", () => {
   });
 });
 
+describe("EntryTracker: a playlist-clear, confirmed by mpv's playlist listed right after it", () => {
+  /** Items appended and given mpv entry ids 1, 2, 3… in order (the loadfile replies read). */
+  function queuedOn(t: EntryTracker, ids: string[], firstEntryId = 1) {
+    return ids.map((id, i) => {
+      const slot = t.appended(item(id));
+      t.assigned(slot, firstEntryId + i, false);
+      return slot;
+    });
+  }
+  const playing = (t: EntryTracker, entryId: number, ms: number) => [
+    ...t.onEvent("start-file", { playlist_entry_id: entryId }, at(ms)),
+    ...t.onEvent("playback-restart", {}, at(ms + 5)),
+  ];
+
+  it("drops what was queued and not started; what plays goes on, and what was queued after the clear stays", () => {
+    const t = new EntryTracker();
+    queuedOn(t, ["a", "b", "c"]);
+    expect(summary(playing(t, 1, 0))).toEqual(["started a"]);
+    const clear = t.clearSent();
+    const d = t.appended(item("d")); // sent after the clear: its loadfile ran after the listing
+    const outs = t.clearConfirmed(clear, [1]);
+    expect(outs).toEqual([
+      { type: "discarded", event: { item: item("b"), why: "cleared" } },
+      { type: "discarded", event: { item: item("c"), why: "cleared" } },
+    ]);
+    expect(t.assigned(d, 4, false)).toEqual([]);
+    expect(t.pending().map((i) => i.id)).toEqual(["a", "d"]);
+    const rest = [...t.onEvent("end-file", { reason: "eof", playlist_entry_id: 1 }, at(1000)), ...playing(t, 4, 1001)];
+    expect(summary(rest)).toEqual(["ended a eof", "started d"]);
+  });
+
+  it("start-file just before the reply: that item is mpv's current one, and it plays", () => {
+    const t = new EntryTracker();
+    queuedOn(t, ["a", "b", "c"]);
+    playing(t, 1, 0);
+    const clear = t.clearSent();
+    expect(summary(t.onEvent("end-file", { reason: "eof", playlist_entry_id: 1 }, at(1000)))).toEqual(["ended a eof"]);
+    expect(t.onEvent("start-file", { playlist_entry_id: 2 }, at(1001))).toEqual([]);
+    expect(summary(t.clearConfirmed(clear, [2]))).toEqual(["discarded c"]);
+    const rest = [
+      ...t.onEvent("playback-restart", {}, at(1010)),
+      ...t.onEvent("end-file", { reason: "eof", playlist_entry_id: 2 }, at(2010)),
+    ];
+    expect(summary(rest)).toEqual(["started b", "ended b eof"]);
+    expect(t.pending()).toEqual([]);
+  });
+
+  it("start-file overtaken by the reply: the listing still shows which item mpv kept", () => {
+    const t = new EntryTracker();
+    queuedOn(t, ["a", "b", "c"]);
+    playing(t, 1, 0);
+    const clear = t.clearSent();
+    // a ended and b became current before mpv ran the clear; those events are read after it.
+    expect(summary(t.clearConfirmed(clear, [1, 2]))).toEqual(["discarded c"]);
+    const rest = [
+      ...t.onEvent("end-file", { reason: "eof", playlist_entry_id: 1 }, at(1000)),
+      ...playing(t, 2, 1001),
+      ...t.onEvent("end-file", { reason: "eof", playlist_entry_id: 2 }, at(2010)),
+    ];
+    expect(summary(rest)).toEqual(["ended a eof", "started b", "ended b eof"]);
+  });
+
+  it("on an idle mpv everything queued goes; an entry a loadfile already made current stays", () => {
+    const idle = new EntryTracker();
+    queuedOn(idle, ["a", "b"]);
+    expect(summary(idle.clearConfirmed(idle.clearSent(), []))).toEqual(["discarded a", "discarded b"]);
+    expect(idle.pending()).toEqual([]);
+
+    // append-play on an idle mpv makes the entry current at once; its start-file comes later.
+    const justLoaded = new EntryTracker();
+    queuedOn(justLoaded, ["a", "b"]);
+    expect(summary(justLoaded.clearConfirmed(justLoaded.clearSent(), [1]))).toEqual(["discarded b"]);
+    expect(summary(playing(justLoaded, 1, 10))).toEqual(["started a"]);
+  });
+
+  it("a cleared item is never reported started, whatever mpv sends about it later", () => {
+    const t = new EntryTracker();
+    queuedOn(t, ["a", "b"]);
+    playing(t, 1, 0);
+    expect(summary(t.clearConfirmed(t.clearSent(), [1]))).toEqual(["discarded b"]);
+    const later = [
+      ...t.onEvent("end-file", { reason: "eof", playlist_entry_id: 1 }, at(1000)),
+      ...playing(t, 2, 1001),
+      ...t.onEvent("end-file", { reason: "eof", playlist_entry_id: 2 }, at(2000)),
+    ];
+    expect(summary(later)).toEqual(["ended a eof"]);
+  });
+
+  it("a replace read before the listing discards first, and the clear finds nothing more", () => {
+    const t = new EntryTracker();
+    queuedOn(t, ["a", "b"]);
+    playing(t, 1, 0);
+    const clear = t.clearSent();
+    const c = t.replaced(item("c"));
+    expect(summary(t.assigned(c, 3, true))).toEqual(["discarded b"]);
+    expect(t.clearConfirmed(clear, [3])).toEqual([]);
+    expect(summary(t.onEvent("end-file", { reason: "stop", playlist_entry_id: 1 }, at(300)))).toEqual(["ended a stop"]);
+    expect(t.pending().map((i) => i.id)).toEqual(["c"]);
+  });
+
+  it("pruning waits for the listing, then counts only what mpv kept; after a failed clear, until a stop or replace", () => {
+    const t = new EntryTracker();
+    queuedOn(t, ["a", "b", "c"]);
+    playing(t, 1, 0);
+    const clear = t.clearSent();
+    queuedOn(t, ["d"], 4);
+    expect(t.finishedBefore(4)).toBe(0);
+    t.clearConfirmed(clear, [1]);
+    expect(t.finishedBefore(4)).toBe(1); // mpv holds [a, d]
+
+    const failing = new EntryTracker();
+    queuedOn(failing, ["a", "b"]);
+    failing.clearFailed(failing.clearSent());
+    expect(failing.finishedBefore(2)).toBe(0);
+    const e = failing.replaced(item("e"));
+    failing.assigned(e, 3, true);
+    queuedOn(failing, ["f"], 4);
+    expect(failing.finishedBefore(4)).toBe(1);
+  });
+});
+
 describe("mpv's command line and per-file options", () => {
   const base = { socketPath: "/run/x/mpv.sock", panel: { width: 640, height: 320 }, output: { x: 1920, y: 0 }, audio: false };
   it("headless: null outputs, no window; on screen: a borderless window at the panel's place", () => {
