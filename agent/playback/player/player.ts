@@ -115,7 +115,20 @@ export class Player extends EventEmitter<PlayerEvents> {
 
   /** Drops every queued item that has not started (discarded: "cleared"); what plays goes on. */
   async clearQueued(): Promise<void> {
-    throw new Error("not yet");
+    const tracker = this.tracker;
+    const seq = tracker.clearSent();
+    // Written together, so no other command of ours runs between them: the listing shows
+    // exactly the entry the clear kept (mpv's current one), which the events may not show yet.
+    const cleared = this.command(["playlist-clear"]);
+    const listed = this.command(["get_property", "playlist"]);
+    let entryIds: number[];
+    try {
+      [, entryIds] = await Promise.all([cleared, listed.then(playlistEntryIds)]);
+    } catch (err) {
+      tracker.clearFailed(seq);
+      throw err;
+    }
+    this.emitAll(tracker.clearConfirmed(seq, entryIds));
   }
 
   /** Writes the current video frame (no OSD) as an image; the format follows the extension. */
@@ -278,6 +291,16 @@ export class Player extends EventEmitter<PlayerEvents> {
   private now(): Stamp {
     return { wallMs: this.clocks.wallMs(), monoMs: this.clocks.monotonicMs() };
   }
+}
+
+/** The entry ids in mpv's `playlist` property. */
+function playlistEntryIds(playlist: unknown): number[] {
+  if (!Array.isArray(playlist)) throw new Error("mpv get_property playlist: not a list");
+  return playlist.map((entry: unknown) => {
+    const id = (entry as { id?: unknown } | null)?.id;
+    if (typeof id !== "number") throw new Error("mpv get_property playlist: an entry without an id (mpv 0.34 or later is needed)");
+    return id;
+  });
 }
 
 /** Per-file options of a loadfile: a still's time on screen, a video's cut. */
