@@ -3,7 +3,7 @@
 // request in flight is rejected with that reason. Events are stamped with the time their bytes
 // arrived, translated onto the player's (injectable) clocks.
 import { EventEmitter } from "node:events";
-import { encodeCommand, LineDecoder, type MpvArg } from "./codec.js";
+import { commandName, encodeCommand, LineDecoder, type MpvCommand } from "./codec.js";
 import type { SocketTransport } from "./transport.js";
 
 /** When something happened: wall clock (UTC ms) for records, monotonic ms for durations. */
@@ -58,8 +58,8 @@ export class MpvClient extends EventEmitter<MpvClientEvents> {
   }
 
   /** Sends one command; resolves with its reply's data, rejects on an mpv error, a timeout or a close. */
-  command(args: readonly MpvArg[]): Promise<unknown> {
-    const name = String(args[0]);
+  command(args: MpvCommand): Promise<unknown> {
+    const name = commandName(args);
     if (this.closedWith !== null) return Promise.reject(new Error(`mpv ${name}: ${this.closedWith}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

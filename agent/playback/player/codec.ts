@@ -6,6 +6,22 @@
 /** Arguments of an mpv command: its name first, then its parameters. */
 export type MpvArg = string | number | boolean;
 
+/**
+ * A command with named arguments (`{ name: "loadfile", url, flags, options }`): for commands
+ * whose positional arguments moved between mpv versions (loadfile gained an index before its
+ * options in 0.38), where names stay put.
+ */
+export interface MpvNamedCommand {
+  name: string;
+  [argument: string]: MpvArg;
+}
+
+export type MpvCommand = readonly MpvArg[] | MpvNamedCommand;
+
+export function commandName(command: MpvCommand): string {
+  return Array.isArray(command) ? String(command[0]) : (command as MpvNamedCommand).name;
+}
+
 export type MpvMessage =
   | { kind: "reply"; requestId: number; error: string; data: unknown }
   | { kind: "event"; event: string; fields: Record<string, unknown> }
@@ -15,9 +31,12 @@ export type MpvMessage =
 export const MAX_LINE_BYTES = 1024 * 1024;
 
 /** One request line, newline included. */
-export function encodeCommand(requestId: number, args: readonly MpvArg[]): string {
+export function encodeCommand(requestId: number, args: MpvCommand): string {
   if (!Number.isSafeInteger(requestId) || requestId < 1) throw new RangeError(`request id ${requestId}: a positive integer`);
-  if (args.length === 0 || typeof args[0] !== "string") throw new RangeError("a command starts with its name");
+  const named = !Array.isArray(args);
+  if (named ? typeof (args as MpvNamedCommand).name !== "string" || (args as MpvNamedCommand).name === "" : args.length === 0 || typeof args[0] !== "string") {
+    throw new RangeError("a command starts with its name");
+  }
   // JSON.stringify escapes '\n' inside strings, so a file name can never split the line.
   return `${JSON.stringify({ command: args, request_id: requestId })}\n`;
 }

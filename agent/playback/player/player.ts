@@ -7,7 +7,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../../log.js";
 import { MpvClient, type Clocks, type Stamp } from "./client.js";
-import type { MpvArg } from "./codec.js";
+import type { MpvCommand, MpvNamedCommand } from "./codec.js";
 import { EntryTracker, type DiscardedEvent, type EndedEvent, type ItemOutcome, type PlayItem, type Slot, type StartedEvent } from "./entries.js";
 import { startMpv, type MpvOptions } from "./mpv-process.js";
 
@@ -169,8 +169,9 @@ export class Player extends EventEmitter<PlayerEvents> {
   }
 
   private async load(slot: Slot, mode: "replace" | "append-play", options: string): Promise<void> {
-    const args: MpvArg[] = ["loadfile", slot.item.file, mode];
-    if (options !== "") args.push(options);
+    // Named: loadfile's options argument is third up to mpv 0.37 and fourth from 0.38 on.
+    const args: MpvNamedCommand = { name: "loadfile", url: slot.item.file, flags: mode };
+    if (options !== "") args.options = options;
     let reply: unknown;
     try {
       reply = await this.command(args);
@@ -186,7 +187,7 @@ export class Player extends EventEmitter<PlayerEvents> {
     this.emitAll(this.tracker.assigned(slot, entryId, mode === "replace"));
   }
 
-  private command(args: readonly MpvArg[]): Promise<unknown> {
+  private command(args: MpvCommand): Promise<unknown> {
     if (!this.running) return Promise.reject(new PlayerUnavailable(this.closing ? "closed" : "mpv is restarting"));
     return this.running.client.command(args);
   }

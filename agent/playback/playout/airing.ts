@@ -72,9 +72,9 @@ export interface AiringContext {
   /** The planned start of the item after this one, if the plan has one. */
   nextStartMs: number | null;
   /** A ready rendition of this creative, or null. */
-  rendition: (creative: string) => PreparedCreative | null;
+  rendition: (creative: string) => AiredFile | null;
   /** The fill to stand in for an item that cannot play (rotating), or null when none is ready. */
-  standIn: () => PreparedCreative | null;
+  standIn: () => AiredFile | null;
   /** How much longer than its cut a cut item plays, as measured so far. */
   cutOverrunMs: number;
 }
@@ -92,7 +92,7 @@ export function handoverOf(planItem: PlanItem, ctx: AiringContext): Handover {
   return { airing: airingOf(planItem, own, item, ctx, "paid"), standIn: false };
 }
 
-function fillHandover(planItem: PlanItem, own: PreparedCreative | null, ctx: AiringContext): Handover {
+function fillHandover(planItem: PlanItem, own: AiredFile | null, ctx: AiringContext): Handover {
   const standIn = !planItem.fill;
   const prepared = standIn ? ctx.standIn() : own;
   if (prepared === null) return { hold: standIn ? `creative ${planItem.creative} is not ready and no fill is` : `fill ${planItem.creative} is not ready` };

@@ -15,6 +15,13 @@ describe("mpv IPC codec", () => {
     expect(() => encodeCommand(0, ["stop"])).toThrow(/positive integer/);
     expect(() => encodeCommand(1.5, ["stop"])).toThrow(/positive integer/);
     expect(() => encodeCommand(1, [])).toThrow(/starts with its name/);
+    expect(() => encodeCommand(1, { name: "" })).toThrow(/starts with its name/);
+  });
+
+  it("encodes named arguments as one object: loadfile's options stay named across mpv versions", () => {
+    expect(encodeCommand(3, { name: "loadfile", url: "/a.mp4", flags: "append-play", options: "end=1.500" })).toBe(
+      '{"command":{"name":"loadfile","url":"/a.mp4","flags":"append-play","options":"end=1.500"},"request_id":3}\n',
+    );
   });
 
   it("decodes mpv 0.35's replies and events (captured vectors)", () => {
