@@ -47,6 +47,8 @@ export interface Rig {
   now(): number;
   playout: Playout;
   player: Player;
+  /** The rig's creatives pipeline: a test may prepare creatives ahead, so they are cached at start. */
+  creatives: CreativePipeline;
   plays: PlayEntry[];
   screen: { state: ScreenState };
   store: ScheduleStore;
@@ -110,6 +112,7 @@ export function buildRig(dataDir: string, opts: RigOptions = {}): Rig {
     now,
     playout,
     player,
+    creatives,
     plays,
     screen,
     store,
