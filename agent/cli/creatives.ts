@@ -2,7 +2,6 @@
 // technician checking a file on site before it is scheduled, or a screen's pixel mapping.
 import { basename, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Presets, SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
 import { commandLogger } from "../log.js";
@@ -61,8 +60,10 @@ async function withPipeline<T>(config: Config, work: (pipeline: CreativePipeline
 }
 
 /** A bar on a terminal; nothing when stderr is a pipe or a log (or --json is asked). */
-function progressDisplay(enabled: boolean): { update: (p: PrepareProgress) => void; stop: () => void } {
+async function progressDisplay(enabled: boolean): Promise<{ update: (p: PrepareProgress) => void; stop: () => void }> {
   if (!enabled) return { update: () => undefined, stop: () => undefined };
+  // Loaded only for a bar on a terminal: every other command, the daemon included, goes without.
+  const { Presets, SingleBar } = await import("cli-progress");
   const bar = new SingleBar({ format: "{stage} [{bar}] {percentage}%", stream: process.stderr, hideCursor: true, clearOnComplete: true }, Presets.shades_classic);
   let started = false;
   return {
@@ -114,7 +115,7 @@ export function registerCreativesCommands(program: Command): void {
           throw new CliError(`--sha256: ${JSON.stringify(opts.sha256)} is not 64 hex digits`, 2);
         }
         const config = cliConfig(cmd);
-        const progress = progressDisplay(!opts.json && process.stderr.isTTY === true);
+        const progress = await progressDisplay(!opts.json && process.stderr.isTTY === true);
         const prepared = await withPipeline(config, (pipeline) =>
           pipeline.prepare({ id: basename(source), url: sourceUrl(source), sha256: opts.sha256 ?? null, durationMs: null }, progress.update).finally(progress.stop),
         );

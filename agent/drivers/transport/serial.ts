@@ -1,5 +1,4 @@
 // Serial transport via node-serialport, 8N1 at the configured baud rate.
-import { SerialPort } from "serialport";
 import type { ByteConnection, ByteSink, ByteTransport } from "./types.js";
 
 export interface SerialTarget {
@@ -14,7 +13,10 @@ export class SerialTransport implements ByteTransport {
     this.url = `serial://${target.path}?baud=${target.baudRate}`;
   }
 
-  connect(sink: ByteSink): Promise<ByteConnection> {
+  async connect(sink: ByteSink): Promise<ByteConnection> {
+    // Loaded when a serial port is first opened: an agent on a LAN controller, or none, never
+    // needs node-serialport's native binding (some 15 MB).
+    const { SerialPort } = await import("serialport");
     return new Promise((resolve, reject) => {
       const port = new SerialPort({ path: this.target.path, baudRate: this.target.baudRate, dataBits: 8, parity: "none", stopBits: 1, autoOpen: false });
       let open = false;

@@ -2,7 +2,6 @@
 // reporting percent done from ffmpeg's progress lines.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import ffmpeg from "fluent-ffmpeg";
 import type { Logger } from "../../log.js";
 import { CreativeRejected } from "./errors.js";
 import type { FfmpegPlan } from "./fit.js";
@@ -86,6 +85,8 @@ export class Transcoder {
     const { log } = this.deps;
     // A broken ffmpeg must not pass for a creative ffmpeg cannot transcode.
     await checkTool(this.deps.ffmpegPath, "ffmpeg");
+    // Loaded at the first transcode: a daemon playing from its cache never needs it (some 10 MB).
+    const { default: ffmpeg } = await import("fluent-ffmpeg");
     return new Promise<void>((resolve, reject) => {
       const command = ffmpeg({ niceness: this.deps.niceness ?? 19, timeout: this.deps.timeoutS ?? 3600 })
         .setFfmpegPath(this.deps.ffmpegPath)
