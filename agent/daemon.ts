@@ -83,7 +83,8 @@ export class Daemon {
   async stop(reason: StopReason, detail?: string): Promise<StopReport> {
     this.stoppingBecause(reason, detail);
     const report = await this.stack.stop({ deadlineMs: SERVICES_STOP_DEADLINE_MS });
-    if (report.abandoned.length > 0) this.ledgerService.close(report.abandoned);
+    // The ledger itself is not abandoned: it is closed here, whatever the others are doing.
+    if (report.abandoned.length > 0) this.ledgerService.close(report.abandoned.filter((name) => name !== this.ledgerService.name));
     return report;
   }
 

@@ -30,6 +30,8 @@ function controllerLine(c: ControllerStatus | null): string {
     ...(c.pattern && c.pattern !== "off" ? [`test pattern ${c.pattern}`] : []),
     ...(c.temperatureC === null ? [] : [`${c.temperatureC} °C`]),
     c.faults.length === 0 ? "no faults" : `faults ${c.faults.join(", ")} (${c.detail})`,
+    // A value just written is what the controller acknowledged, not what a read has shown.
+    ...(c.confirmed ? [] : ["as written (not yet read back)"]),
   ];
   return parts.join(", ");
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { AgentStatus, ControllerStatus } from "../../agent/commands/index.js";
 import { statusText } from "../../agent/cli/status-output.js";
 
-const controller: ControllerStatus = { online: true, brightness: 60, blackout: false, pattern: "off", temperatureC: 41, faults: ["temperature.high"], detail: "card 0/0 at 81 °C", readAt: 0 };
+const controller: ControllerStatus = { online: true, brightness: 60, blackout: false, pattern: "off", temperatureC: 41, faults: ["temperature.high"], detail: "card 0/0 at 81 °C", confirmed: true, readAt: 0 };
 
 const base: AgentStatus = {
   at: "2026-12-01T11:30:00.000Z",
@@ -50,6 +50,8 @@ describe("statusText", () => {
       playout: { scheduleVersion: null, nowPlaying: { campaign: null, creative: "grid", since: "2026-12-01T11:29:00.000Z", makeGood: false, test: true }, next: null, suspension: null, takedowns: [] },
       controller: { ...controller, online: false, detail: "controller tcp://10.0.0.5:5200 refused the connection (ECONNREFUSED)" },
     };
+    const written: AgentStatus = { ...base, controller: { ...controller, faults: [], confirmed: false } };
+    expect(statusText(written, "UTC")).toMatch(/^controller {2}online, brightness 60 %, blackout off, 41 °C, no faults, as written \(not yet read back\)$/m);
     expect(statusText(test, "UTC").split("\n").slice(0, 6)).toEqual([
       "on screen   grid (technician's test) since 2026-12-01 11:29:00 +00:00",
       "next        nothing planned",
