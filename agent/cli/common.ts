@@ -94,6 +94,12 @@ export function timeOption(option: string, raw: string, timezone: string): numbe
   return t.toMillis();
 }
 
+/** An ISO time as people read it in `timezone`: `2026-12-01 19:30:05 +08:00` (as given when it does not parse). */
+export function localTime(iso: string, timezone: string): string {
+  const t = DateTime.fromISO(iso, { zone: timezone });
+  return t.isValid ? t.toFormat("yyyy-MM-dd HH:mm:ss ZZ") : iso;
+}
+
 /**
  * A small file's text (a head, a schedule document, a key), or a one-line failure naming it
  * (`what` says what the file is). Only a regular file of at most `maxBytes` is read.

@@ -2,16 +2,11 @@
 // technician's test play and test pattern. Only the daemon can carry them out (it holds the player
 // and records them), so with no daemon they exit 1 saying so.
 import { resolve } from "node:path";
-import { DateTime } from "luxon";
 import type { Command } from "commander";
 import type { LiveSuspension, LiveTakedown } from "../commands/index.js";
 import { PATTERN_NAMES } from "../playback/creatives/patterns.js";
-import { action, cliConfig, CliError, intOption, timeOption } from "./common.js";
+import { action, cliConfig, CliError, intOption, localTime, timeOption } from "./common.js";
 import { callRunningDaemon } from "./daemon-client.js";
-
-function localTime(iso: string, zone: string): string {
-  return DateTime.fromISO(iso, { zone }).toFormat("yyyy-MM-dd HH:mm:ss ZZ");
-}
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

@@ -1,14 +1,9 @@
 // `ledagent status` for people: what is on the screen, what comes next, the schedule, the
 // controller, the live orders and the ledger, one line each. Times in the configured zone.
-import { DateTime } from "luxon";
 import type { AgentStatus, ControllerStatus, LiveSuspension, LiveTakedown, NowPlaying, PlayoutStatus } from "../commands/index.js";
+import { localTime } from "./common.js";
 
 const LABEL_WIDTH = 12;
-
-function time(iso: string, zone: string): string {
-  const t = DateTime.fromISO(iso, { zone });
-  return t.isValid ? t.toFormat("yyyy-MM-dd HH:mm:ss ZZ") : iso;
-}
 
 function what(item: { campaign: string | null; creative: string }): string {
   return item.campaign === null ? item.creative : `${item.campaign} / ${item.creative}`;
@@ -17,7 +12,7 @@ function what(item: { campaign: string | null; creative: string }): string {
 function onScreen(now: NowPlaying | null, zone: string): string {
   if (!now) return "nothing";
   const kind = now.test ? " (technician's test)" : now.makeGood ? " (make-good)" : "";
-  return `${what(now)}${kind} since ${time(now.since, zone)}`;
+  return `${what(now)}${kind} since ${localTime(now.since, zone)}`;
 }
 
 function controllerLine(c: ControllerStatus | null): string {
@@ -38,20 +33,20 @@ function controllerLine(c: ControllerStatus | null): string {
 
 function suspensionLine(s: LiveSuspension, zone: string): string {
   const scope = s.campaigns === null ? "the whole screen" : `campaigns ${s.campaigns.join(", ")}`;
-  const until = s.until === null ? "until resumed" : `until ${time(s.until, zone)}`;
-  return `${scope} since ${time(s.since, zone)}, ${until}${s.blackout ? ", blacked out" : ""}: ${s.reason}`;
+  const until = s.until === null ? "until resumed" : `until ${localTime(s.until, zone)}`;
+  return `${scope} since ${localTime(s.since, zone)}, ${until}${s.blackout ? ", blacked out" : ""}: ${s.reason}`;
 }
 
 function takedownLine(t: LiveTakedown, zone: string): string {
   const target = t.campaign !== null ? `campaign ${t.campaign}` : `creative ${t.creative ?? "?"}`;
-  return `${target} since ${time(t.since, zone)}`;
+  return `${target} since ${localTime(t.since, zone)}`;
 }
 
 function playoutLines(p: PlayoutStatus | null, zone: string): Array<[string, string]> {
   if (!p) return [["on screen", "unknown: the playout is not running"]];
   const rows: Array<[string, string]> = [
     ["on screen", onScreen(p.nowPlaying, zone)],
-    ["next", p.next ? `${what(p.next)} at ${time(p.next.at, zone)}` : "nothing planned"],
+    ["next", p.next ? `${what(p.next)} at ${localTime(p.next.at, zone)}` : "nothing planned"],
     ["schedule", p.scheduleVersion === null ? "none loaded" : `v${p.scheduleVersion}`],
     ["suspended", p.suspension ? suspensionLine(p.suspension, zone) : "no"],
   ];
@@ -73,7 +68,7 @@ export function statusText(status: AgentStatus, zone: string): string {
     ...playoutLines(status.playout, zone),
     ["controller", controllerLine(status.controller)],
     ["ledger", status.ledger === null ? "not open" : status.ledger.headSeq === null ? "empty" : `head seq ${status.ledger.headSeq}`],
-    ["agent", `up ${uptime(status.process.uptimeS)}, ${Math.round(status.process.rssBytes / 1024 / 1024)} MiB, as of ${time(status.at, zone)}`],
+    ["agent", `up ${uptime(status.process.uptimeS)}, ${Math.round(status.process.rssBytes / 1024 / 1024)} MiB, as of ${localTime(status.at, zone)}`],
   ];
   return rows.map(([label, value]) => `${label.padEnd(LABEL_WIDTH)}${value}`).join("\n");
 }

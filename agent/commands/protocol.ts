@@ -12,7 +12,7 @@ export const CONTROL_SOCKET_NAME = "control.sock";
  * control byte becomes `\u00XX`, 6 bytes; `"` and `\` become 2; a byte that is not valid UTF-8
  * decodes to U+FFFD, 3 bytes; anything else stays as it was.
  */
-export const JSON_ESCAPE_FACTOR = 6;
+const JSON_ESCAPE_FACTOR = 6;
 
 /** Room for everything in a request line beside its one big string (id, name, user, other args). */
 const LINE_OVERHEAD_BYTES = 64 * 1024;
