@@ -19,7 +19,7 @@ export interface ControlServicesDeps {
 /**
  * Creates the run directory (mpv's socket and the control socket live there) and refuses to go on
  * when another agent answers on the control socket: before the ledger is opened, so a second
- * `ledagent run` says "already running" at once instead of waiting for the ledger's writer lock.
+ * `ledagent run` says the agent is already running rather than that the ledger is busy.
  */
 export function runDirectoryService(deps: ControlServicesDeps): Service {
   return {
