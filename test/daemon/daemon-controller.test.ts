@@ -87,7 +87,8 @@ beforeAll(async () => {
   writeFileSync(opsPublicKey, ops.publicKey.export({ type: "spki", format: "pem" }), { mode: 0o644 });
   const init = await cli(["init", "--screen", "sz-controller-001", "--data-dir", dataDir, "--run-dir", runDir, "--panel", "64x32", "--headless", "--controller", started.url, "--ops-public-key", opsPublicKey]);
   expect(init.code, init.stderr).toBe(0);
-  agent = spawn(process.execPath, [CLI, "run"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group, so that a test that fails can end its mpv with it.
+  agent = spawn(process.execPath, [CLI, "run"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   agent.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   agent.stderr?.on("data", (d: Buffer) => (output += d.toString()));
   exited = new Promise((resolve) => agent.on("exit", (code) => resolve(code)));
@@ -95,7 +96,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (agent.exitCode === null && agent.signalCode === null) agent.kill("SIGKILL");
+  if (agent.exitCode === null && agent.signalCode === null) process.kill(-(agent.pid as number), "SIGKILL");
   await exited;
   await sim.close();
   tmp.cleanup();

@@ -26,7 +26,9 @@ interface Agent {
 const agents: Agent[] = [];
 
 function startAgent(extraEnv: NodeJS.ProcessEnv = {}): Agent {
-  const child = spawn(process.execPath, [CLI, "run", "--config", config], { env: { ...process.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  // Its own process group, as systemd's cgroup: a kill -9 of the group takes its mpv too (killed
+  // alone, the agent would leave its mpv running).
+  const child = spawn(process.execPath, [CLI, "run", "--config", config], { env: { ...process.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
@@ -76,8 +78,13 @@ beforeAll(async () => {
   expect(init.code, init.stderr).toBe(0);
 });
 
+/** kill -9 of the agent and what it started, as systemd does to the unit's cgroup when its main process dies. */
+function killGroup(agent: Agent): void {
+  process.kill(-(agent.child.pid as number), "SIGKILL");
+}
+
 afterAll(async () => {
-  for (const a of agents) if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill("SIGKILL");
+  for (const a of agents) if (a.child.exitCode === null && a.child.signalCode === null) killGroup(a);
   await Promise.all(agents.map((a) => a.exited));
   tmp.cleanup();
 });
@@ -132,7 +139,7 @@ describe("ledagent run", () => {
     await reachable(crashed);
     const before = (await verifiedEvents()).at(-1) as EventEntry;
     expect(before.event).toMatchObject({ type: "agent.started", pid: crashed.child.pid });
-    crashed.child.kill("SIGKILL");
+    killGroup(crashed);
     await crashed.exited;
 
     const next = startAgent();
