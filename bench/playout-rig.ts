@@ -15,7 +15,7 @@ import { silentLogger } from "../agent/log.js";
 import { agentPaths } from "../agent/paths.js";
 import { CreativePipeline, resolveMediaTools } from "../agent/playback/creatives/index.js";
 import { Player } from "../agent/playback/player/index.js";
-import { Playout } from "../agent/playback/playout/index.js";
+import { Playout, type PlayoutLedger } from "../agent/playback/playout/index.js";
 import { applyEnvelope, ScheduleStore, type ApplyResult } from "../agent/playback/schedule/index.js";
 import { openLedger } from "../agent/proofs/open.js";
 import { openDatabase } from "../agent/store/index.js";
@@ -85,6 +85,8 @@ export interface PlayoutRig {
   player: Player;
   creatives: CreativePipeline;
   ledger: ReturnType<typeof openLedger>["ledger"];
+  /** How long each of the playout's ledger writes (a play, an event) kept its event loop, ms. */
+  writeMs: number[];
   /** Signs the schedule with this process's ops key and applies it, as `schedule load` would. */
   apply(schedule: Record<string, unknown>): ApplyResult;
   /** Stops the playout (mpv too) and closes the ledger and the cache. */
@@ -94,6 +96,35 @@ export interface PlayoutRig {
 export interface RigOptions {
   /** x264 preset of the fit; the daemon's is "medium", and the cache keys renditions by it. */
   preset?: string;
+}
+
+/** The ledger as the playout sees it, each write timed: a write is synchronous and durable on return. */
+function timedWrites(ledger: PlayoutLedger, into: number[]): PlayoutLedger {
+  const timed = <T>(write: () => T): T => {
+    const began = performance.now();
+    try {
+      return write();
+    } finally {
+      into.push(performance.now() - began);
+    }
+  };
+  return {
+    append: (input) => timed(() => ledger.append(input)),
+    event: (type, detail) => timed(() => ledger.event(type, detail)),
+    plays: (range) => ledger.plays(range),
+    events: (range) => ledger.events(range),
+    lastEvent: (type) => ledger.lastEvent(type),
+  };
+}
+
+/** Fits every creative of the schedule into the cache, as a daemon starting from its cache finds them. */
+export async function fillCache(rig: PlayoutRig, clips: BenchClip[]): Promise<Map<string, string>> {
+  const renditions = new Map<string, string>();
+  for (const c of clips) {
+    const prepared = await rig.creatives.prepare({ id: c.id, url: pathToFileURL(c.file).href, sha256: c.sha256, durationMs: c.durationMs });
+    renditions.set(c.id, prepared.rendition.path);
+  }
+  return renditions;
 }
 
 export function buildPlayoutRig(dataDir: string, opts: RigOptions = {}): PlayoutRig {
@@ -109,7 +140,8 @@ export function buildPlayoutRig(dataDir: string, opts: RigOptions = {}): Playout
   const creatives = new CreativePipeline({ config, db, creativesDir: paths.creativesDir, tools, log, preset: opts.preset ?? "ultrafast" });
   const player = new Player({ mpvPath: "mpv", runDir: config.runDir, panel: config.panel, output: { x: 0, y: 0 }, headless: true, audio: false, log });
   const store = new ScheduleStore({ path: paths.scheduleFile });
-  const playout = new Playout({ screenId: SCREEN, controllerConfigured: false, ledger: opened.ledger, schedules: store, player, creatives, screen: null, runDir: config.runDir, log });
+  const writeMs: number[] = [];
+  const playout = new Playout({ screenId: SCREEN, controllerConfigured: false, ledger: timedWrites(opened.ledger, writeMs), schedules: store, player, creatives, screen: null, runDir: config.runDir, log });
   const deps = { store, opsPublicKey: ops.publicKey, screenId: SCREEN, ledger: opened.ledger, now: () => new Date() };
   return {
     config,
@@ -117,6 +149,7 @@ export function buildPlayoutRig(dataDir: string, opts: RigOptions = {}): Playout
     player,
     creatives,
     ledger: opened.ledger,
+    writeMs,
     apply: (schedule) => applyEnvelope(deps, { schedule, sig: signCanonical(schedule, ops.privateKey) }, "bench", "local"),
     async close() {
       await playout.stop();

@@ -4,7 +4,7 @@
 // With --expose-gc each reading follows a full collection, so what grows is kept, not garbage.
 // A reading at plays -1 comes first: node and the playout's modules loaded, nothing built.
 // Usage (forked): playout-rss-child.js DATA_DIR CLIPS_JSON PLAYS EVERY
-import { buildPlayoutRig, benchSchedule, type BenchClip } from "./playout-rig.js";
+import { buildPlayoutRig, benchSchedule, fillCache, type BenchClip } from "./playout-rig.js";
 
 export type RssMessage =
   | { type: "rss"; plays: number; rssMiB: number; heapUsedMiB: number; gc: boolean; atS: number }
@@ -31,10 +31,13 @@ try {
   const rig = buildPlayoutRig(dataDir);
   const applied = rig.apply(benchSchedule({ version: 1, ...clips }));
   if (applied.state !== "applied") throw new Error(`schedule not applied: ${JSON.stringify(applied)}`);
+  // Fitted before the start, so the playout starts as the daemon does, from its cache.
+  await fillCache(rig, [...clips.paid, ...clips.fill]);
   const statuses: Record<string, number> = {};
   let plays = 0;
   const finished = new Promise<void>((resolve) => {
     rig.playout.on("play", (entry) => {
+      if (plays >= total) return; // the one cut short by the stop
       plays++;
       statuses[entry.play.status] = (statuses[entry.play.status] ?? 0) + 1;
       if (plays % every === 0) reading(plays);

@@ -11,6 +11,7 @@ const areas: Record<string, () => Promise<Bench>> = {
   planner: async () => (await import("./planner.js")).bench,
   schedule: async () => (await import("./schedule.js")).bench,
   player: async () => (await import("./player.js")).bench,
+  playout: async () => (await import("./playout.js")).bench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
