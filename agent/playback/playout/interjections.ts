@@ -14,7 +14,13 @@ import type { PlayoutDeps, PlayoutClock } from "./types.js";
 /** A JPEG of the panel is small; this bounds what is read back from mpv's file. */
 const MAX_SCREENSHOT_FILE = 8 * 1024 * 1024;
 
-type Pending = (at: number) => Airing;
+/** One waiting interjection: what it will air, and how to make its airing once its start is known. */
+interface Pending {
+  kind: "now" | "test";
+  campaign: string;
+  creative: string;
+  make: (at: number) => Airing;
+}
 
 export interface InterjectionDeps extends Pick<PlayoutDeps, "creatives" | "player" | "runDir" | "log"> {
   clock: PlayoutClock;
@@ -32,12 +38,14 @@ export class Interjections {
 
   /** The next interjection, to start at `at`; null when none waits. */
   take(at: number): Airing | null {
-    return this.pending.shift()?.(at) ?? null;
+    return this.pending.shift()?.make(at) ?? null;
   }
 
-  /** Drops what has not been handed over (a shutdown, a blackout). */
-  clear(): void {
-    this.pending = [];
+  /** Drops what waits and `drop` names: an order that took its campaign or creative off air, or a blackout. */
+  dropWhere(drop: (p: Pick<Pending, "kind" | "campaign" | "creative">) => boolean): number {
+    const before = this.pending.length;
+    this.pending = this.pending.filter((p) => !drop(p));
+    return before - this.pending.length;
   }
 
   /** An approved creative of the schedule on air, `times` in a row, recorded as plays of its campaign. */
@@ -52,8 +60,9 @@ export class Interjections {
     if (this.deps.takenDown(owner?.id ?? FILL, creative)) throw new CommandFailure("not-approved", `creative ${creative} is taken down; lift the takedown first`);
     const prepared = this.deps.air.shelf?.get(creative);
     if (!prepared) throw new Error(`creative ${creative} is not ready to air yet (still being fetched or fitted, or refused: see creative.rejected)`);
+    const campaign = owner?.id ?? FILL;
     for (let i = 0; i < times; i++) {
-      this.pending.push((at) => this.airing("now", prepared, at, now, { campaign: owner?.id ?? FILL, customer: owner?.customer ?? FILL, category: owner?.category ?? null }));
+      this.pending.push({ kind: "now", campaign, creative, make: (at) => this.airing("now", prepared, at, now, { campaign, customer: owner?.customer ?? FILL, category: owner?.category ?? null }) });
     }
     return times;
   }
@@ -66,7 +75,7 @@ export class Interjections {
     if (!info.isFile()) throw new CommandFailure("not-found", `${file}: not a regular file`);
     const prepared = await this.deps.creatives.prepare({ id: `test:${basename(file)}`, url: pathToFileURL(file).href, sha256: null, durationMs: null });
     const now = this.deps.clock.wallMs();
-    for (let i = 0; i < times; i++) this.pending.push((at) => this.testAiring(prepared, at, now, origin));
+    for (let i = 0; i < times; i++) this.pending.push({ kind: "test", campaign: describeOrigin(origin), creative: prepared.id, make: (at) => this.testAiring(prepared, at, now, origin) });
     return times;
   }
 
@@ -76,7 +85,7 @@ export class Interjections {
     const sha256 = await sha256OfFile(path);
     const pattern: AiredFile = { id: `pattern:${name}`, sourceSha256: sha256, playMs: seconds * 1000, rendition: { kind: "image", path, sha256 } };
     const now = this.deps.clock.wallMs();
-    this.pending.push((at) => this.testAiring(pattern, at, now, origin));
+    this.pending.push({ kind: "test", campaign: describeOrigin(origin), creative: pattern.id, make: (at) => this.testAiring(pattern, at, now, origin) });
   }
 
   async screenshot(): Promise<Buffer> {

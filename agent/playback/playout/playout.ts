@@ -122,6 +122,9 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
 
   async suspend(order: SuspendOrder): Promise<LiveSuspension> {
     const live = this.orders.suspend(order, this.air.current?.document ?? null);
+    // What waits to interject obeys the order too: nothing on a blacked-out screen, no paid
+    // play of a suspended campaign. A technician's test still runs unless the screen is black.
+    this.extras.dropWhere((p) => order.blackout || (p.kind === "now" && (order.campaigns === null || order.campaigns.includes(p.campaign))));
     const playing = this.playing();
     const hit = order.blackout || (playing !== null && playing.kind !== "fill" && (order.campaigns === null || order.campaigns.includes(playing.campaign)));
     this.replan(hit ? "all" : "queued");
@@ -136,6 +139,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
 
   async takedown(order: TakedownOrder): Promise<LiveTakedown> {
     const standing = this.orders.takedown(order, this.air.current?.document ?? null);
+    this.extras.dropWhere((p) => p.kind === "now" && this.orders.takenDown(p.campaign, p.creative));
     const playing = this.playing();
     const hit = playing !== null && this.orders.takenDown(playing.campaign, playing.creative);
     this.replan(order.immediate && hit ? "all" : "queued");

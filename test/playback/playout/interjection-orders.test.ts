@@ -37,10 +37,8 @@ async function started(name: string): Promise<Rig> {
 const startedIn = (rig: Rig, from: number, to = Infinity): PlayRecord[] => playsOf(rig).filter((p) => ms(p.startedAt) > from && ms(p.startedAt) < to);
 
 describe("orders over waiting play.now plays", () => {
-  // BUG: play.now's waiting plays live in Interjections' own list, which the takedown never
-  // looks at (take() hands them over as they are; clear() is never called): after an immediate
-  // takedown of the creative, its remaining play.now plays still air.
-  it.fails("a takedown of the creative stops its play.now plays still waiting", async () => {
+  // play.now's waiting plays live in their own list, ahead of the plan: a takedown must reach them.
+  it("a takedown of the creative stops its play.now plays still waiting", async () => {
     const rig = await started("takedown");
     let at = 0;
     try {
@@ -57,10 +55,8 @@ describe("orders over waiting play.now plays", () => {
     expect(startedIn(rig, at).filter((p) => p.creative === "cola")).toEqual([]);
   }, 60_000);
 
-  // BUG: the same list is not cleared by a blackout suspension either: feed() takes an
-  // interjection before it asks the plan (which says blackout), so play.now plays air on a
-  // screen suspended with blackout.
-  it.fails("a blackout suspension stops play.now plays still waiting: nothing plays", async () => {
+  // And a blackout suspension: interjections are taken before the plan (which says blackout).
+  it("a blackout suspension stops play.now plays still waiting: nothing plays", async () => {
     const rig = await started("blackout");
     let at = 0;
     try {
