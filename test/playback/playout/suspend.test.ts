@@ -148,6 +148,18 @@ describe("live suspension", () => {
     expect(eventsOf(rig, "suspended").at(-1)!.event).toMatchObject({ reason: "storm", blackout: true, campaigns: null });
   }, 60_000);
 
+  it("blackout until a few seconds ahead: black until then, then plays resume by themselves", async () => {
+    await nextStart(rig, () => true);
+    const at = rig.now();
+    const untilMs = at + 4000;
+    await rig.playout.suspend({ reason: "short storm", until: new Date(untilMs).toISOString(), campaigns: null, blackout: true, origin: tech });
+    await until("a play after it", () => startedIn(untilMs - 1000, Infinity).length >= 1, 15_000);
+    dump("blackout until", startedIn(at - 3000, Infinity), at);
+    expect(startedIn(at + 1000, untilMs - 300)).toEqual([]);
+    expect(ms(startedIn(untilMs - 1000, Infinity)[0]!.startedAt) - untilMs).toBeLessThan(2500);
+    expect(eventsOf(rig, "resumed").at(-1)!.event).toMatchObject({ auto: true, suspendedSeq: eventsOf(rig, "suspended").at(-1)!.seq });
+  }, 60_000);
+
   it("suspend twice: the later supersedes the first; one resume ends it", async () => {
     const first = await rig.playout.suspend({ reason: "first", until: null, campaigns: ["tea"], blackout: false, origin: tech });
     const second = await rig.playout.suspend({ reason: "second", until: null, campaigns: null, blackout: false, origin: tech });
