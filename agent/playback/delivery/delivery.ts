@@ -1,9 +1,9 @@
 // Delivery accounting from the ledger's play entries: what counts as delivered (proof-format.md:
 // `completed` on a verified screen, or with no controller by design), per campaign, per hour
 // and day, against what the contract asked for, and the make-goods still owed. Pure.
-import { buildContext, type Runner } from "../planner/context.js";
+import { buildContext, takedownIntervals, type Runner } from "../planner/context.js";
 import { contracted, HOUR_MS } from "../planner/demands.js";
-import { dayStart, daysOverlapping, hourStart, hoursOverlapping, intersect, localDate, mergeIntervals, subtract, type Interval } from "../planner/time.js";
+import { dayStart, daysOverlapping, hourStart, hoursOverlapping, localDate, subtract } from "../planner/time.js";
 import type { DeliveredCounts, PlanSchedule, Takedown } from "../planner/types.js";
 import type { PlayEntry } from "../../proofs/types.js";
 
@@ -52,9 +52,7 @@ export function countDelivered(plays: Iterable<PlayEntry>, opts: TallyOptions): 
  * ones (a plan looks forward); a report looks back, where a lifted takedown still explains why
  * its campaign was not contracted while it held.
  */
-export interface TakedownPeriod extends Takedown {
-  to?: number;
-}
+export type TakedownPeriod = Takedown;
 
 export interface DeliveryRow {
   campaign: string;
@@ -120,23 +118,9 @@ function countDay(runner: Runner, counts: DeliveredCounts | undefined, day: read
   return out;
 }
 
-/**
- * When a campaign was taken down, as the planner reads takedowns (context.ts) but with ends: a
- * takedown of the campaign, or of every approved creative it has at once.
- */
-function takenDown(runner: Runner, takedowns: readonly TakedownPeriod[]): Interval[] {
-  const periods = (match: (t: TakedownPeriod) => boolean): Interval[] => mergeIntervals(takedowns.filter(match).map((t) => [t.at, t.to ?? Infinity]));
-  const own = periods((t) => t.campaign === runner.campaign.id);
-  // No approved creative at all: the context has emptied its active time already.
-  if (runner.creatives.length === 0) return own;
-  let everyCreative = periods((t) => t.creative === runner.creatives[0].id);
-  for (const c of runner.creatives.slice(1)) everyCreative = intersect(everyCreative, periods((t) => t.creative === c.id));
-  return mergeIntervals([...own, ...everyCreative]);
-}
-
 /** The runner with the time its takedowns held taken out of what its contract counts. */
 function withoutTakedowns(runner: Runner, takedowns: readonly TakedownPeriod[]): Runner {
-  const down = takenDown(runner, takedowns);
+  const down = takedownIntervals(runner, takedowns);
   return down.length === 0 ? runner : { ...runner, active: subtract(runner.active, down) };
 }
 

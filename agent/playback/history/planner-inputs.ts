@@ -7,6 +7,7 @@ import type { EventType } from "../../proofs/types.js";
 import { DeliveredTally } from "./delivered.js";
 import { liveOrders, type LiveOrders, type LiveOrdersOptions } from "./live-orders.js";
 import { eventsOfTypes, isoTime, type HistoryReader } from "./reader.js";
+import { readTakedownPeriods } from "./takedown-periods.js";
 
 export interface PlannerHistory {
   delivered: DeliveredTally;
@@ -41,12 +42,16 @@ export function readLiveOrders(reader: Pick<HistoryReader, "events">, opts: Live
   return liveOrders(eventsOfTypes(reader, ORDER_TYPES), opts);
 }
 
-/** The planner's `suspensions` and `takedowns` from the orders: the playout calls it after each order, without reading the ledger again. */
-export function plannerOrders(orders: Pick<LiveOrders, "suspension" | "takedowns">): { suspensions: LiveSuspension[]; takedowns: Takedown[] } {
+/**
+ * The planner's `suspensions` and `takedowns` from the orders: the playout calls it after each
+ * order, without reading the ledger again. `ended` are takedowns that no longer stand (with
+ * their `to`): the planner owes nothing for the time they held.
+ */
+export function plannerOrders(orders: Pick<LiveOrders, "suspension" | "takedowns">, ended: readonly Takedown[] = []): { suspensions: LiveSuspension[]; takedowns: Takedown[] } {
   const s = orders.suspension;
   const suspensions: LiveSuspension[] = s ? [{ from: s.since, ...(s.until !== null ? { to: s.until } : {}), reason: s.reason, campaigns: s.campaigns, blackout: s.blackout }] : [];
-  const takedowns = orders.takedowns.map((t): Takedown => ({ at: t.at, ...(t.campaign !== undefined ? { campaign: t.campaign } : { creative: t.creative }) }));
-  return { suspensions, takedowns };
+  const standing = orders.takedowns.map((t): Takedown => ({ at: t.at, ...(t.campaign !== undefined ? { campaign: t.campaign } : { creative: t.creative }) }));
+  return { suspensions, takedowns: [...standing, ...ended.filter((t) => t.to !== undefined)] };
 }
 
 /**
@@ -60,5 +65,5 @@ export function plannerHistory(reader: HistoryReader, current: CurrentSchedule, 
   const since = Math.min(...Object.values(appliedAt)); // Infinity with no campaigns: no plays to read
   if (since < opts.now) delivered.addAll(reader.plays({ from: isoTime(since), to: isoTime(opts.now) }));
   const orders = readLiveOrders(reader, { scheduleVersion: current.document.version, now: opts.now });
-  return { delivered, appliedAt, orders, ...plannerOrders(orders) };
+  return { delivered, appliedAt, orders, ...plannerOrders(orders, readTakedownPeriods(reader).periods) };
 }

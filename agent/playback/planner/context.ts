@@ -94,10 +94,24 @@ function stopsOf(input: PlannerInput): Stop[] {
   return [...planned, ...live].filter((s) => s.to > s.from);
 }
 
+/** When the first standing takedown that matches began; one that was lifted only excuses its past. */
 function takedownTime(list: readonly Takedown[], match: (t: Takedown) => boolean): number {
   let at = Infinity;
-  for (const t of list) if (match(t) && t.at < at) at = t.at;
+  for (const t of list) if (t.to === undefined && match(t) && t.at < at) at = t.at;
   return at;
+}
+
+/**
+ * The times a campaign was taken down, with their ends: a takedown of the campaign, or of every
+ * approved creative it has at once. Not owed while they held (rule 8).
+ */
+export function takedownIntervals(runner: Pick<Runner, "campaign" | "creatives">, takedowns: readonly Takedown[]): Interval[] {
+  const periods = (match: (t: Takedown) => boolean): Interval[] => mergeIntervals(takedowns.filter(match).map((t): Interval => [t.at, t.to ?? Infinity]));
+  const own = periods((t) => t.campaign === runner.campaign.id);
+  if (runner.creatives.length === 0) return own;
+  let everyCreative = periods((t) => t.creative === runner.creatives[0].id);
+  for (const c of runner.creatives.slice(1)) everyCreative = intersect(everyCreative, periods((t) => t.creative === c.id));
+  return mergeIntervals([...own, ...everyCreative]);
 }
 
 function stopCovers(stop: Stop, campaignId: string): boolean {

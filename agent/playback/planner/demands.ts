@@ -1,6 +1,6 @@
 // Rules 3, 5 and 6 as numbers: how many plays each campaign is owed in each hour or day, the
 // window each one should start in, which survive an oversold hour, and what is owed from the past.
-import type { PlanContext, Runner } from "./context.js";
+import { takedownIntervals, type PlanContext, type Runner } from "./context.js";
 import { demand, hourOf, PlayRun } from "./capacity.js";
 import { blockReason, evenWindows, slotWindows, windowEnd, type Slot } from "./slots.js";
 import {
@@ -11,10 +11,11 @@ import {
   intersect,
   lengthWithin,
   parseInstant,
+  subtract,
   totalLength,
   type Interval,
 } from "./time.js";
-import type { DeliveredCounts, PlannerInput } from "./types.js";
+import type { DeliveredCounts, PlannerInput, Takedown } from "./types.js";
 
 export const HOUR_MS = 3_600_000;
 
@@ -109,8 +110,7 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
       // Without history, windows already past are taken as played; with it, what is missing is
       // caught up, except windows that ended before this agent applied the campaign: nothing is
       // owed for them (rule 6), and catching them up would burst plays back to back.
-      const applied = input.appliedAt?.[c.id];
-      const notOwed = applied !== undefined && applied > start ? windowsEndedBy(active, n, Math.min(applied, input.from)) : 0;
+      const notOwed = history ? windowsNotOwed(active, n, input.from, excusedTime(runner, input)) : 0;
       const remaining = history
         ? Math.max(0, n - notOwed - period.delivered)
         : n - windowsEndedBy(active, n, input.from);
@@ -146,6 +146,32 @@ export function buildDemands(ctx: PlanContext, input: PlannerInput): { periods: 
   return { periods, runs };
 }
 
+/**
+ * When a campaign owes nothing (rule 6, rule 8): before this agent applied it, and while a
+ * takedown held that has since been lifted (a standing one takes the campaign out of the plan).
+ */
+function excusedTime(runner: Runner, input: PlannerInput): Interval[] {
+  const applied = input.appliedAt?.[runner.campaign.id];
+  const lifted = takedownIntervals(runner, (input.takedowns ?? []).filter((t) => t.to !== undefined));
+  return applied === undefined ? lifted : [[-Infinity, applied], ...lifted];
+}
+
+/**
+ * Windows that ended, before `from`, inside excused time: their play could not be placed, and
+ * is not caught up (a burst of them back to back would break rule 3 for nothing owed). A window
+ * that ran on past the excused time could still take its play, and stays owed.
+ */
+function windowsNotOwed(active: readonly Interval[], n: number, from: number, excused: readonly Interval[]): number {
+  if (excused.length === 0 || active.length === 0) return 0;
+  let count = 0;
+  for (let k = 0; k < n; k++) {
+    const end = windowEnd(active, n, k);
+    if (end > from) break;
+    if (excused.some(([a, b]) => a < end && end <= b)) count++;
+  }
+  return count;
+}
+
 /** How many of the n windows over `active` end by t (windows end in order, so the first few). */
 function windowsEndedBy(active: readonly Interval[], n: number, t: number): number {
   // Every window ends at or after its active time starts: none has ended by a t before that.
@@ -178,19 +204,21 @@ export function owedPlays(ctx: PlanContext, input: PlannerInput, runner: Runner)
   const counts = input.delivered.get(c.id);
   const spans: Interval[] =
     kind === "hour" ? hoursOverlapping(applied, input.from, ctx.zone).map((h) => [h, h + HOUR_MS]) : daysOverlapping(applied, input.from, ctx.zone);
+  const lifted = (input.takedowns ?? []).filter((t) => t.to !== undefined);
   let owed = 0;
   for (const [start, end] of spans) {
     if (end > input.from) continue; // the current period is caught up in place, not owed
-    const due = contractedSince(runner, kind, start, end, ctx.zone, applied);
+    const due = contractedSince(runner, kind, start, end, ctx.zone, applied, lifted);
     if (due > 0) owed += Math.max(0, due - deliveredIn(counts, start, end));
   }
   return Math.max(0, owed - (counts?.makeGoods ?? 0));
 }
 
-function contractedSince(runner: Runner, kind: "hour" | "day", start: number, end: number, zone: string, applied: number): number {
+function contractedSince(runner: Runner, kind: "hour" | "day", start: number, end: number, zone: string, applied: number, lifted: readonly Takedown[]): number {
   // runner.active only covers the plan's span; past periods need the flight and dayparts afresh.
   const c = runner.campaign;
-  const active = intersect(daypartIntervals(c, start, end, zone), [[Math.max(start, applied, parseInstant(c.start)), Math.min(end, parseInstant(c.end), runner.takedownAt)]]);
+  const flight = intersect(daypartIntervals(c, start, end, zone), [[Math.max(start, applied, parseInstant(c.start)), Math.min(end, parseInstant(c.end), runner.takedownAt)]]);
+  const active = subtract(flight, takedownIntervals(runner, lifted));
   const length = totalLength(active);
   if (length === 0) return 0;
   if (kind === "hour") return Math.round((c.playsPerHour ?? 0) * (length / HOUR_MS));

@@ -61,6 +61,12 @@ export interface Takedown {
   at: number;
   campaign?: string;
   creative?: string;
+  /**
+   * When it stopped standing (lifted, or its schedule replaced). Absent: it stands, and nothing
+   * of its target is planned from `at` on. With it: it only excuses the time it held, which is
+   * not owed (rule 8), so the windows it covered are not caught up once it is lifted.
+   */
+  to?: number;
 }
 
 /** Plays that count as delivered, per campaign: regular plays by clock-hour start (ms), and make-goods. */

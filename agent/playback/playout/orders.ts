@@ -4,7 +4,7 @@
 import { CommandFailure, type CommandOrigin, type LiveSuspension, type LiveTakedown, type SuspendOrder, type TakedownOrder, type TakedownTarget } from "../../commands/types.js";
 import type { Logger } from "../../log.js";
 import type { EventEntry, EventType } from "../../proofs/types.js";
-import { describeOrigin, eventsOfTypes, liveOrders, plannerOrders, resumedEvent, suspendedEvent, takedownEvent, type LiveOrders } from "../history/index.js";
+import { describeOrigin, eventsOfTypes, liveOrders, plannerOrders, resumedEvent, suspendedEvent, takedownEvent, takedownPeriods, type LiveOrders } from "../history/index.js";
 import type { LiveSuspension as PlannerSuspension, Takedown } from "../planner/types.js";
 import type { ScheduleDocument } from "../schedule/document.js";
 import type { PlayoutClock, PlayoutLedger } from "./types.js";
@@ -23,6 +23,7 @@ export class OrderBook {
   private events: EventEntry[] = [];
   private version: number | null = null;
   private state: LiveOrders = { suspension: null, expired: null, takedowns: [], skipped: [] };
+  private ended: Takedown[] = [];
 
   constructor(private readonly deps: OrderBookDeps) {}
 
@@ -93,7 +94,7 @@ export class OrderBook {
 
   /** The planner's view: the live suspension (if any) and the standing takedowns. */
   planner(): { suspensions: PlannerSuspension[]; takedowns: Takedown[] } {
-    return plannerOrders(this.state);
+    return plannerOrders(this.state, this.ended);
   }
 
   private standing(target: TakedownTarget): boolean {
@@ -109,6 +110,9 @@ export class OrderBook {
 
   private recompute(): void {
     this.state = liveOrders(this.events, { scheduleVersion: this.version, now: this.deps.clock.wallMs() });
+    // Lifted ones, for the planner to owe nothing for the time they held (a replaced schedule's
+    // are not known here: their campaigns were applied again under the new one).
+    this.ended = takedownPeriods(this.events).periods.filter((p) => p.to !== undefined);
   }
 }
 

@@ -34,4 +34,19 @@ describe("a campaign applied mid-hour", () => {
   it("applied before the hour began: the whole hour is owed, as before", () => {
     expect(paidIn(HOUR + 20 * 60_000, HOUR - 60_000)).toHaveLength(12);
   });
+
+  it("a lifted takedown owes nothing for the windows that ended while it held (rule 8), and owes the others", () => {
+    const result = plan({
+      schedule,
+      from: HOUR + 30 * 60_000,
+      to: HOUR + 3_600_000,
+      delivered: new Map(),
+      appliedAt: { c: HOUR - 3_600_000 },
+      takedowns: [{ at: HOUR + 10 * 60_000, to: HOUR + 30 * 60_000, campaign: "c" }],
+    });
+    // Windows ending at 15, 20, 25 and 30 min ended inside the takedown; 5 and 10 did not and are caught up.
+    expect(result.items.filter((i) => i.campaign === "c")).toHaveLength(8);
+    const standing = plan({ schedule, from: HOUR + 30 * 60_000, to: HOUR + 3_600_000, delivered: new Map(), appliedAt: { c: HOUR - 3_600_000 }, takedowns: [{ at: HOUR + 10 * 60_000, campaign: "c" }] });
+    expect(standing.items.filter((i) => i.campaign === "c")).toHaveLength(0);
+  });
 });
