@@ -38,6 +38,8 @@ export interface Airing {
   expectedLengthMs: number;
   startedAt: Stamp | null;
   screenAtStart: ScreenState | null;
+  /** Being cut: mpv was told to stop it, and its end may not have been reported yet. */
+  ending?: boolean;
 }
 
 /** The player item for a prepared creative, cut to `lengthMs` when that is shorter than the file. */

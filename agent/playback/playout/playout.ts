@@ -174,6 +174,11 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
 
   // ---- the loop ----
 
+  /** What mpv holds and will play on: the handed airings not being cut. */
+  private going(): Airing[] {
+    return this.handed.filter((a) => !a.ending);
+  }
+
   private playing(): Airing | null {
     return this.handed.find((a) => a.startedAt !== null) ?? null;
   }
@@ -225,19 +230,24 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   private async applyCut(): Promise<void> {
     const cut = this.cut;
     this.cut = "none";
-    if (cut === "all") await this.deps.player.stop();
+    if (cut === "all") {
+      // mpv may answer the stop before it reports the end: what is being cut must not count as
+      // still playing when the next plan is made, nor as delivered.
+      for (const a of this.handed) a.ending = true;
+      await this.deps.player.stop();
+    }
     else if (cut === "queued") await this.deps.player.clearQueued();
   }
 
   /** Where the next item handed over will start: after the last one handed, or now. */
   private nextStart(): number {
-    const last = this.handed[this.handed.length - 1];
+    const last = this.going().at(-1);
     if (!last) return this.clock.wallMs();
     return (last.startedAt?.wallMs ?? last.expectedStartMs) + last.expectedLengthMs + this.overrun.of(last);
   }
 
   private async feed(): Promise<void> {
-    while (this.running && this.hold === null && this.cut === "none" && this.handed.length <= this.depth) {
+    while (this.running && this.hold === null && this.cut === "none" && this.going().length <= this.depth) {
       const at = this.nextStart();
       const extra = this.extras.take(at);
       if (extra) {
@@ -246,8 +256,8 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
       }
       const shelf = this.air.shelf;
       if (!shelf) return;
-      const previous = this.handed.at(-1);
-      const next = this.timeline.next(at, () => this.air.planInputs(this.orders, this.handed), previous?.kind === "paid" ? previous.campaign : undefined);
+      const previous = this.going().at(-1);
+      const next = this.timeline.next(at, () => this.air.planInputs(this.orders, this.going()), previous?.kind === "paid" ? previous.campaign : undefined);
       if (!next) {
         this.startHold(this.timeline.end, "nothing planned");
         return;
