@@ -33,7 +33,7 @@ async function started(name: string, campaigns: Record<string, unknown>[], creat
   return rig;
 }
 
-describe("hostile", () => {
+describe.concurrent("hostile", () => {
   it("a corrupt creative (its sha256 matches the corrupt bytes) is refused, fill stands in, the rest plays on", async () => {
     const rig = await started("corrupt", [campaign("junk", ["junk"], { playsPerHour: 720 }), campaign("cola", ["cola"], { playsPerHour: 720 })], [house, cola, junk]);
     try {

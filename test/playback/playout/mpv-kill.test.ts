@@ -27,6 +27,8 @@ describe("mpv killed mid-play", () => {
     const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: PER_HOUR, ...flight(rig) })], fill: ["house"] }));
     expect(result.state).toBe("applied");
     const appliedAt = Date.parse(rig.store.current()!.campaignAppliedAt.cola!);
+    // Fitted ahead, so no play has to stand in for a creative not ready yet (that is owed too).
+    for (const clip of [house, cola]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
     await rig.playout.start();
     let killedAt = 0;
     let victim: Awaited<ReturnType<typeof nextStart>> | null = null;
