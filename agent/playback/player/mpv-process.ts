@@ -1,4 +1,5 @@
 // Starting the one long-lived mpv: its command line, and a connection to its IPC socket.
+import { createConnection } from "node:net";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -64,6 +65,7 @@ export interface StartedMpv {
  * A stale socket from a killed mpv is removed first, so a connect never reaches a dead one.
  */
 export async function startMpv(mpvPath: string, o: MpvOptions, timeoutMs = 10_000): Promise<StartedMpv> {
+  await quitOrphan(o.socketPath);
   rmSync(o.socketPath, { force: true });
   const child = spawn(mpvPath, mpvArgs(o), { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
@@ -90,4 +92,28 @@ export async function startMpv(mpvPath: string, o: MpvOptions, timeoutMs = 10_00
   }
   child.kill("SIGKILL");
   throw new Error(`mpv did not open ${o.socketPath} within ${timeoutMs} ms`);
+}
+
+/**
+ * An mpv left running by an agent killed with -9 (outside systemd, which kills the whole cgroup)
+ * still listens on the socket and would go on showing its last frames over ours: it is told to
+ * quit before a new one starts. Nothing listening (the usual case) costs one refused connect.
+ */
+export async function quitOrphan(socketPath: string, waitMs = 2000): Promise<boolean> {
+  if (!existsSync(socketPath)) return false;
+  return new Promise((resolve) => {
+    const socket = createConnection(socketPath);
+    const done = (quit: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(quit);
+    };
+    const timer = setTimeout(() => done(true), waitMs);
+    socket.once("connect", () => {
+      socket.write(`${JSON.stringify({ command: ["quit"] })}\n`);
+      socket.once("close", () => done(true));
+    });
+    socket.once("error", () => done(false));
+    socket.resume();
+  });
 }
