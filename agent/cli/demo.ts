@@ -1,8 +1,8 @@
-// `ledagent demo`: until the full demo (broker, simulator, player) lands, it says what the agent
-// can do today and how to try each part on this machine.
+// `ledagent demo`: until the full demo (broker, simulator, collector) lands, it says what the
+// agent can do today and how to try each part on this machine.
 import type { Command } from "commander";
 
-const TODAY = `ledagent: what works today (the full demo, with broker and player, comes next)
+const TODAY = `ledagent: what works today (the full demo, with broker, simulator and collector, comes next)
 
 Set up a screen and its signed ledger:
   npx ledagent init --screen demo-001 --data-dir $PWD/.ledagent-demo --panel 768x384 --timezone Asia/Shanghai --config .ledagent-demo/config.yaml
@@ -18,7 +18,6 @@ Drive a (simulated) NovaStar controller:
 
 Fit creatives to the panel:
   npx ledagent creatives prepare some-video.mp4            exact panel size, H.264, cached by hash
-  npx ledagent pattern grid                                 a 1 px grid at the panel's resolution
 
 Sign a schedule as ops would, load it, and see the plan:
   npx ledagent ops keys init --dir .ledagent-demo/ops
@@ -26,6 +25,14 @@ Sign a schedule as ops would, load it, and see the plan:
   LEDAGENT_OPS_PUBLIC_KEY=$PWD/.ledagent-demo/ops/ops.pub.pem npx ledagent schedule load .ledagent-demo/schedule.signed.json
   npx ledagent schedule plan --from 2026-12-04T12:00:00+08:00 --hours 1
   npx ledagent report delivery --from 2026-12-04 --to 2026-12-05
+
+Play it (mpv; add --headless to init on a machine without a display), with the creatives the
+schedule names reachable (file: URLs are fine):
+  npx ledagent run &                                         the agent: plays, records every play
+  npx ledagent status                                        on screen now, next, live orders
+  npx ledagent suspend --reason test --until <time> | resume | takedown --campaign <id> [--lift]
+  npx ledagent pattern grid --seconds 10                     a 1 px grid at the panel's resolution
+  npx ledagent proofs export --format csv                    the play detail
 
 Every command has --help. Documentation: README.md and docs/.
 `;
