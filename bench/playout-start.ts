@@ -114,11 +114,14 @@ export async function startFigures(report: BenchReport, dir: string): Promise<vo
   const { reader, close } = openLedgerReader(rig.config);
   let cold: DaemonStart;
   let warm: DaemonStart;
+  let third: DaemonStart;
   try {
     progress("figure 3: ledagent run, first spawn");
     cold = await daemonStart(configFile, reader);
     progress("figure 3: ledagent run, second spawn");
     warm = await daemonStart(configFile, reader);
+    // Only to show how much one spawn varies on this machine.
+    third = await daemonStart(configFile, reader);
   } finally {
     close();
   }
@@ -132,5 +135,5 @@ export async function startFigures(report: BenchReport, dir: string): Promise<vo
   report.figure(AREA, "start → first frame, node startup + imports (ledagent --version)", median(versions) / 1000, "s", `the baseline: spawn to exit, median of 3 (${versions.map((v) => v.toFixed(0)).join(", ")} ms), after the daemon runs`);
   report.figure(AREA, "start → first frame, Player alone on the same rendition", median(mpvFirst) / 1000, "s", `the baseline: mpv spawned, IPC connected, loadfile, first frame; median of 3 (${mpvFirst.map((v) => v.toFixed(0)).join(", ")} ms)`);
   report.figure(AREA, "cold start → first frame from the cache (ledagent run, first spawn)", cold.firstFrameMs / 1000, "s", `${used}; ${about(cold)}; OS caches hold what the bench just wrote and loaded; target ≤ ${TARGET_S} s: ${met(cold.firstFrameMs <= TARGET_S * 1000)}`);
-  report.figure(AREA, "warm start → first frame from the cache (ledagent run, second spawn)", warm.firstFrameMs / 1000, "s", `${about(warm)}; target ≤ ${TARGET_S} s: ${met(warm.firstFrameMs <= TARGET_S * 1000)}`);
+  report.figure(AREA, "warm start → first frame from the cache (ledagent run, second spawn)", warm.firstFrameMs / 1000, "s", `${about(warm)}; a third spawn took ${(third.firstFrameMs / 1000).toFixed(2)} s; target ≤ ${TARGET_S} s: ${met(warm.firstFrameMs <= TARGET_S * 1000)}`);
 }
