@@ -1,13 +1,13 @@
 // `ledagent run` as systemd runs it: the built CLI in its own process (npm test builds dist/; by
 // hand, `npx tsc -p tsconfig.build.json`), a headless mpv, no controller, no schedule. What the
 // ledger holds afterwards is checked through `ledagent proofs export | proofs verify`.
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callDaemon } from "../../agent/commands/index.js";
 import type { EventEntry } from "../../agent/proofs/types.js";
-import { CLI, runCli, type CliResult } from "../helpers/cli.js";
+import { callDaemon } from "../../agent/commands/index.js";
+import { runCli, type CliResult } from "../helpers/cli.js";
+import { AgentProcesses, type Agent } from "./agent-process.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir("ledagent-daemon-");
@@ -17,48 +17,10 @@ const runDir = join(tmp.dir, "run");
 const env: NodeJS.ProcessEnv = { LEDAGENT_CONFIG: config };
 const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> => runCli(args, { env: { ...env, ...extraEnv } });
 
-interface Agent {
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output: () => string;
-}
-
-const agents: Agent[] = [];
-
-function startAgent(extraEnv: NodeJS.ProcessEnv = {}): Agent {
-  // Its own process group, as systemd's cgroup: a kill -9 of the group takes its mpv too (killed
-  // alone, the agent would leave its mpv running).
-  const child = spawn(process.execPath, [CLI, "run", "--config", config], { env: { ...process.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  let output = "";
-  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  const agent = { child, exited, output: () => output };
-  agents.push(agent);
-  return agent;
-}
-
-/** Resolves once the agent answers `status` on its control socket. */
-async function reachable(agent: Agent, timeoutMs = 25_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exitedEarly = false;
-  void agent.exited.then(() => (exitedEarly = true));
-  while (Date.now() < deadline) {
-    if (exitedEarly) throw new Error(`the agent exited before it was reachable:\n${agent.output()}`);
-    const call = await callDaemon(runDir, "status", {}, { timeoutMs: 2000 }).catch(() => null);
-    if (call?.daemon === "answered") return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the agent was not reachable within ${timeoutMs} ms:\n${agent.output()}`);
-}
-
-/** SIGTERM, and how long until the process was gone. */
-async function terminate(agent: Agent, signal: NodeJS.Signals = "SIGTERM"): Promise<{ code: number | null; ms: number }> {
-  const began = Date.now();
-  agent.child.kill(signal);
-  const { code } = await agent.exited;
-  return { code, ms: Date.now() - began };
-}
+const agents = new AgentProcesses({ config, runDir });
+const startAgent = (extraEnv: NodeJS.ProcessEnv = {}): Agent => agents.start(extraEnv);
+const reachable = (agent: Agent, timeoutMs?: number): Promise<void> => agents.reachable(agent, timeoutMs);
+const terminate = (agent: Agent, signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }> => agents.terminate(agent, signal);
 
 /** The whole ledger, exported and verified with the device's public key. */
 async function verifiedEvents(): Promise<EventEntry[]> {
@@ -79,13 +41,10 @@ beforeAll(async () => {
 });
 
 /** kill -9 of the agent and what it started, as systemd does to the unit's cgroup when its main process dies. */
-function killGroup(agent: Agent): void {
-  process.kill(-(agent.child.pid as number), "SIGKILL");
-}
+const killGroup = (agent: Agent): void => agents.killGroup(agent);
 
 afterAll(async () => {
-  for (const a of agents) if (a.child.exitCode === null && a.child.signalCode === null) killGroup(a);
-  await Promise.all(agents.map((a) => a.exited));
+  await agents.killAll();
   tmp.cleanup();
 });
 
