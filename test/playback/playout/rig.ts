@@ -45,6 +45,8 @@ export interface Rig {
   config: Config;
   /** The wall clock every part of this rig runs on (UTC ms): the real one, shifted by `offsetMs`. */
   now(): number;
+  /** Steps that wall clock by `ms` for every part at once (NTP stepping it); needs `offsetMs`. */
+  stepClock(ms: number): void;
   playout: Playout;
   player: Player;
   /** The rig's creatives pipeline: a test may prepare creatives ahead, so they are cached at start. */
@@ -72,10 +74,10 @@ export interface RigOptions {
   reuse?: boolean;
 }
 
-/** The system clock shifted by `offsetMs`, for the ledger's entries. */
-function shiftedClock(offsetMs: number): ClockSource {
+/** The system clock shifted by `offsetMs()`, for the ledger's entries. */
+function shiftedClock(offsetMs: () => number): ClockSource {
   const base = systemClock();
-  return { now: () => new Date(base.now().getTime() + offsetMs), monoMs: () => base.monoMs(), bootId: () => base.bootId(), synced: () => base.synced() };
+  return { now: () => new Date(base.now().getTime() + offsetMs()), monoMs: () => base.monoMs(), bootId: () => base.bootId(), synced: () => base.synced() };
 }
 
 export function buildRig(dataDir: string, opts: RigOptions = {}): Rig {
@@ -84,8 +86,9 @@ export function buildRig(dataDir: string, opts: RigOptions = {}): Rig {
   mkdirSync(config.runDir, { recursive: true });
   if (!opts.reuse) createKeyFiles(paths.deviceKey, paths.devicePublicKey);
   const offset = opts.offsetMs;
-  const now = (): number => Date.now() + (offset ?? 0);
-  const opened = openLedger(config, offset === undefined ? { longLived: true } : { longLived: true, clock: shiftedClock(offset) });
+  let shift = offset ?? 0;
+  const now = (): number => Date.now() + shift;
+  const opened = openLedger(config, offset === undefined ? { longLived: true } : { longLived: true, clock: shiftedClock(() => shift) });
   const db: Db = openDatabase(paths.database);
   const log = silentLogger();
   const creatives = new CreativePipeline({ config, db, creativesDir: paths.creativesDir, tools: resolveMediaTools({ env: { PATH: process.env.PATH }, ffmpegStaticPath: () => null }), log, preset: "ultrafast" });
@@ -110,6 +113,10 @@ export function buildRig(dataDir: string, opts: RigOptions = {}): Rig {
   return {
     config,
     now,
+    stepClock(ms) {
+      if (offset === undefined) throw new Error("build the rig with offsetMs to step its clock");
+      shift += ms;
+    },
     playout,
     player,
     creatives,
