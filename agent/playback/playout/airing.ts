@@ -96,7 +96,8 @@ export function handoverOf(planItem: PlanItem, ctx: AiringContext): Handover {
 
 function fillHandover(planItem: PlanItem, own: AiredFile | null, ctx: AiringContext): Handover {
   const standIn = !planItem.fill;
-  const prepared = standIn ? ctx.standIn() : own;
+  // A planned fill not ready yet (still being fitted) gives way to another fill that is.
+  const prepared = standIn ? ctx.standIn() : (own ?? ctx.standIn());
   if (prepared === null) return { hold: standIn ? `creative ${planItem.creative} is not ready and no fill is` : `fill ${planItem.creative} is not ready` };
   const length = fillLength(ctx.expectedStartMs, ctx.nextStartMs, prepared.playMs, ctx.cutOverrunMs);
   if (length === null) return { skip: "no room left for fill before the next item" };

@@ -248,7 +248,8 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
 
   private async feed(): Promise<void> {
     while (this.running && this.hold === null && this.cut === "none" && this.going().length <= this.depth) {
-      const at = this.nextStart();
+      // Nothing starts in the past: after a stall, where the player has got to is now.
+      const at = Math.max(this.nextStart(), this.clock.wallMs());
       const extra = this.extras.take(at);
       if (extra) {
         await this.hand(extra);

@@ -64,6 +64,8 @@ describe("fill cuts", () => {
     expect(paid).toMatchObject({ standIn: true, airing: { kind: "fill", campaign: "fill", customer: "fill", creative: "house", expectedLengthMs: 3000 } });
     expect(handoverOf(planItem({ creative: "late" }), ctx({ standIn: () => null }))).toEqual({ hold: "creative late is not ready and no fill is" });
     expect(handoverOf(planItem({ blackout: true, creative: null }), ctx())).toEqual({ hold: "blackout suspension" });
+    // A planned fill still being fitted gives way to a fill that is ready, rather than black.
+    expect(handoverOf(planItem({ fill: true, campaign: null, customer: null, creative: "late-fill" }), ctx())).toMatchObject({ standIn: false, airing: { kind: "fill", creative: "house" } });
     const ok = handoverOf(planItem({ makeGood: true }), ctx());
     expect(ok).toMatchObject({ standIn: false, airing: { kind: "paid", campaign: "c", makeGood: true, expectedLengthMs: 2000, scheduleVersion: 3 } });
   });
