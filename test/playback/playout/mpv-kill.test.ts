@@ -11,13 +11,13 @@ let house: Clip;
 let cola: Clip;
 
 beforeAll(() => {
-  house = makeClip(tmp.dir, "house", 3, "smptebars");
-  cola = makeClip(tmp.dir, "cola", 2);
+  house = makeClip(tmp.dir, "house", 2, "smptebars");
+  cola = makeClip(tmp.dir, "cola", 1);
 });
 afterAll(() => tmp.cleanup());
 
-/** 360 an hour: one cola in each 10 s window of the clock hour. */
-const PER_HOUR = 360;
+/** 720 an hour: one cola in each 5 s window of the clock hour. */
+const PER_HOUR = 720;
 const WINDOW_MS = 3_600_000 / PER_HOUR;
 
 describe("mpv killed mid-play", () => {
@@ -37,7 +37,7 @@ describe("mpv killed mid-play", () => {
       // A whole window first, so the kill falls on a play planned in its own window.
       await until("a completed cola", () => playsOf(rig).some((p) => p.campaign === "cola" && p.status === "completed"), 40_000);
       victim = await nextStart(rig, (a) => a.kind === "paid", 30_000);
-      await sleep(600);
+      await sleep(400);
       const pids = mpvPids(rig);
       expect(pids).toHaveLength(1);
       firstPid = pids[0]!;

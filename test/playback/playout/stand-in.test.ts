@@ -17,8 +17,8 @@ let release = (): void => undefined;
 const released = new Promise<void>((resolve) => (release = resolve));
 
 beforeAll(async () => {
-  house = makeClip(tmp.dir, "house", 3, "smptebars");
-  cola = makeClip(tmp.dir, "cola", 2);
+  house = makeClip(tmp.dir, "house", 2, "smptebars");
+  cola = makeClip(tmp.dir, "cola", 1);
   server = createServer((req, res) => {
     if (req.url !== "/cola.mp4") return void res.writeHead(404).end();
     void released.then(() => {
@@ -34,7 +34,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-const PER_HOUR = 360;
+const PER_HOUR = 720;
 const WINDOW_MS = 3_600_000 / PER_HOUR;
 
 describe("a creative not ready at its turn", () => {
