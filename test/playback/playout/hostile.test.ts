@@ -71,6 +71,26 @@ describe.concurrent("hostile", () => {
     }
   }, 90_000);
 
+  it("testPlay of a corrupt file: refused naming why (no refusal code: the registry's `failed`), no event, nothing airs", async () => {
+    const rig = await started("corrupt-test", [campaign("cola", ["cola"], { playsPerHour: 720 })]);
+    try {
+      await until("a play", () => rig.plays.length >= 1, 30_000);
+      const before = rig.plays.length;
+      const err = await rig.playout.testPlay(junk.file, 1, tech).then(
+        () => null,
+        (e: unknown) => e as Error & { code?: unknown },
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect(err!.code).toBeUndefined();
+      expect(err!.message).toMatch(/^(undecodable|no-video): /);
+      await until("two more plays", () => rig.plays.length >= before + 2, 20_000);
+      expect(eventsOf(rig, "command.executed")).toEqual([]);
+      expect(playsOf(rig).slice(before - 1, -1).every((p) => p.status === "completed")).toBe(true);
+    } finally {
+      await rig.close();
+    }
+  }, 60_000);
+
   it("stop() with items queued: every airing that started is recorded, no item is left with the player, no mpv is left; stop() twice is harmless", async () => {
     const rig = await started("stop", [campaign("cola", ["cola"], { playsPerHour: 720 })]);
     const starts = watchStarts(rig);

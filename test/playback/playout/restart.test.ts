@@ -19,7 +19,7 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
-describe("restart on the same data dir", () => {
+describe.concurrent("restart on the same data dir", () => {
   it("the chain continues, and a live suspension and a standing takedown survive", async () => {
     const dir = `${tmp.dir}/agent`;
     const first = buildRig(dir);
@@ -84,5 +84,37 @@ describe("restart on the same data dir", () => {
     expectBackToBack(before);
     expectBackToBack(after);
     expect(mpvPids(second)).toEqual([]);
+  }, 120_000);
+
+  it("a suspension whose `until` passed while stopped: resumed (auto) at start, ended at its `until`", async () => {
+    const dir = `${tmp.dir}/expired`;
+    const first = buildRig(dir);
+    expect(first.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: 720 })], fill: ["house"] })).state).toBe("applied");
+    await first.playout.start();
+    let untilMs = 0;
+    try {
+      await until("two plays", () => first.plays.length >= 2, 30_000);
+      untilMs = first.now() + 2000;
+      await first.playout.suspend({ reason: "short", until: new Date(untilMs).toISOString(), campaigns: null, blackout: false, origin: tech });
+    } finally {
+      await first.close();
+    }
+    await sleep(Math.max(0, untilMs - Date.now()) + 1500);
+    const second = buildRig(dir, { reuse: true });
+    const startedAt = second.now();
+    try {
+      await second.playout.start();
+      expect((await second.playout.status()).suspension).toBeNull();
+      await until("the automatic resume", () => eventsOf(second, "resumed").length > 0, 10_000);
+      const [suspended] = eventsOf(second, "suspended");
+      const [resumed] = eventsOf(second, "resumed");
+      expect(resumed!.event).toMatchObject({ suspendedSeq: suspended!.seq, auto: true, by: "agent" });
+      expect(Math.abs((resumed!.event.suspendedForMs as number) - (untilMs - ms(suspended!.at)))).toBeLessThan(50);
+      expect(ms(resumed!.at)).toBeGreaterThanOrEqual(startedAt);
+      await until("a paid play", () => playsOf(second).some((p) => paid(p) && p.status === "completed"), 20_000);
+      dump("after an expired suspension", playsOf(second), startedAt);
+    } finally {
+      await second.close();
+    }
   }, 120_000);
 });
