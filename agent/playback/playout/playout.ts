@@ -362,7 +362,10 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
     const airing = this.drop(e.item.id);
     if (!airing) return;
     if (this.lastStarted?.airing === airing) this.lastStarted = { airing, ended: true, eof: e.reason === "eof" };
-    const entry = this.air.record(airing, e);
+    // Cut (a takedown, an order, shutdown) before its first frame: it never aired, and is owed
+    // like an item that was never handed over; a play record would claim a play that was not.
+    const neverAired = e.startedAt === null && (e.reason === "stop" || e.reason === "quit");
+    const entry = neverAired ? null : this.air.record(airing, e);
     if (entry) this.emit("play", entry);
     // An error, or an end with never a frame shown: the player could not play it.
     if ((e.reason === "error" || (e.reason === "eof" && e.startedAt === null)) && this.running) {
