@@ -61,8 +61,11 @@ export function lengthOf(item: PlayItem, prepared: AiredFile): number {
  * longer than its cut a cut item has been playing (mpv ends it on a frame boundary, then moves
  * on). Null: leave it out.
  */
-export function fillLength(expectedStartMs: number, nextStartMs: number | null, fileMs: number, overrunMs = 0): number | null {
-  const room = nextStartMs === null ? fileMs : nextStartMs - expectedStartMs - overrunMs;
+export function fillLength(expectedStartMs: number, nextStartMs: number | null, fileMs: number, overrunMs = 0, nextPaidMs: number | null = null): number | null {
+  let room = nextStartMs === null ? fileMs : nextStartMs - expectedStartMs - overrunMs;
+  // Fill that would leave less than a fill's worth before the next paid item takes that rest
+  // too (if its file is long enough): the paid item then starts on time, not early.
+  if (nextPaidMs !== null && nextPaidMs - (expectedStartMs + room + overrunMs) < MIN_FILL_MS) room = nextPaidMs - expectedStartMs - overrunMs;
   const length = Math.min(fileMs, room);
   return length < MIN_FILL_MS ? null : length;
 }
@@ -73,6 +76,8 @@ export interface AiringContext {
   expectedStartMs: number;
   /** The planned start of the item after this one, if the plan has one. */
   nextStartMs: number | null;
+  /** The planned start of the next item that is not fill. */
+  nextPaidMs?: number | null;
   /** A ready rendition of this creative, or null. */
   rendition: (creative: string) => AiredFile | null;
   /** The fill to stand in for an item that cannot play (rotating), or null when none is ready. */
@@ -99,7 +104,7 @@ function fillHandover(planItem: PlanItem, own: AiredFile | null, ctx: AiringCont
   // A planned fill not ready yet (still being fitted) gives way to another fill that is.
   const prepared = standIn ? ctx.standIn() : (own ?? ctx.standIn());
   if (prepared === null) return { hold: standIn ? `creative ${planItem.creative} is not ready and no fill is` : `fill ${planItem.creative} is not ready` };
-  const length = fillLength(ctx.expectedStartMs, ctx.nextStartMs, prepared.playMs, ctx.cutOverrunMs);
+  const length = fillLength(ctx.expectedStartMs, ctx.nextStartMs, prepared.playMs, ctx.cutOverrunMs, ctx.nextPaidMs ?? null);
   if (length === null) return { skip: "no room left for fill before the next item" };
   const item = playItemFor(ctx.nextId(), prepared, length);
   return { airing: airingOf(planItem, prepared, item, ctx, "fill"), standIn };

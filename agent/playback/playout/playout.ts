@@ -273,6 +273,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
         scheduleVersion: this.timeline.scheduleVersion ?? 0,
         expectedStartMs: at,
         nextStartMs: next.nextStartMs,
+        nextPaidMs: next.nextPaidMs,
         rendition: (id) => shelf.get(id),
         standIn: () => shelf.standIn(),
         cutOverrunMs: this.overrun.cutMs,

@@ -24,6 +24,8 @@ export interface NextItem {
   item: PlanItem;
   /** When the item after it is planned to start. */
   nextStartMs: number;
+  /** When the next item that is not fill is planned to start (or the plan's end). */
+  nextPaidMs: number;
 }
 
 /** The end of a plan made at `from`: the horizon, or the next local midnight if sooner. */
@@ -89,8 +91,17 @@ export class Timeline {
         continue;
       }
       const after = this.items[this.cursor + 1];
-      return { item, nextStartMs: after ? after.startMs : Math.max(this.endMs, item.startMs + item.durationMs) };
+      const nextStartMs = after ? after.startMs : Math.max(this.endMs, item.startMs + item.durationMs);
+      return { item, nextStartMs, nextPaidMs: this.nextPaid(nextStartMs) };
     }
+  }
+
+  private nextPaid(fallback: number): number {
+    for (let i = this.cursor + 1; i < this.items.length; i++) {
+      const it = this.items[i] as PlanItem;
+      if (!it.fill) return it.startMs;
+    }
+    return Math.max(fallback, this.endMs);
   }
 
   /** The item returned by next() was handed over (or skipped). */

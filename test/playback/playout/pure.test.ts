@@ -57,6 +57,10 @@ describe("fill cuts", () => {
     expect(fillLength(10_000, 20_000, 5000)).toBe(5000);
     expect(fillLength(10_000, 13_000, 5000, 80)).toBe(2920);
     expect(fillLength(10_000, 10_000 + MIN_FILL_MS - 1, 5000)).toBeNull();
+    // A fill followed by a sliver of fill before the next paid item takes the sliver too, so the
+    // paid item is not started early; with room for a whole next fill it leaves it.
+    expect(fillLength(10_000, 13_000, 5000, 0, 13_300)).toBe(3300);
+    expect(fillLength(10_000, 13_000, 5000, 0, 14_000)).toBe(3000);
   });
 
   it("a paid item whose creative is not ready is replaced by fill, recorded as fill; nothing ready holds the screen", () => {
