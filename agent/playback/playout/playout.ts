@@ -125,7 +125,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
     // What waits to interject obeys the order too: nothing on a blacked-out screen, no paid
     // play of a suspended campaign. A technician's test still runs unless the screen is black.
     this.extras.dropWhere((p) => order.blackout || (p.kind === "now" && (order.campaigns === null || order.campaigns.includes(p.campaign))));
-    const playing = this.playing();
+    const playing = this.current();
     const hit = order.blackout || (playing !== null && playing.kind !== "fill" && (order.campaigns === null || order.campaigns.includes(playing.campaign)));
     this.replan(hit ? "all" : "queued");
     return live;
@@ -140,7 +140,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   async takedown(order: TakedownOrder): Promise<LiveTakedown> {
     const standing = this.orders.takedown(order, this.air.current?.document ?? null);
     this.extras.dropWhere((p) => p.kind === "now" && this.orders.takenDown(p.campaign, p.creative));
-    const playing = this.playing();
+    const playing = this.current();
     const hit = playing !== null && this.orders.takenDown(playing.campaign, playing.creative);
     this.replan(order.immediate && hit ? "all" : "queued");
     return standing;
@@ -179,8 +179,12 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
     return this.handed.filter((a) => !a.ending);
   }
 
-  private playing(): Airing | null {
-    return this.handed.find((a) => a.startedAt !== null) ?? null;
+  /**
+   * What is on screen or about to be: mpv's current item, which may not have shown its first
+   * frame yet. An order that covers it must cut it, or it would play out whole after the order.
+   */
+  private current(): Airing | null {
+    return this.going()[0] ?? null;
   }
 
   private nextId(): string {
