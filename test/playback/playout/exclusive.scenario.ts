@@ -20,44 +20,47 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
-describe("exclusive campaign", () => {
-  it("takes every slot, back to back and on time, and a play.now cut leaves the plays after it on time", async () => {
-    const rig = buildRig(`${tmp.dir}/rig`);
-    const result = rig.apply(
-      schedule(1, {
-        creatives: [creativeEntry(house), creativeEntry(x1), creativeEntry(x2), creativeEntry(cola)],
-        campaigns: [campaign("buyout", ["x1", "x2"], { exclusive: true, playsPerHour: undefined }), campaign("cola", ["cola"], { playsPerHour: 720 })],
-        fill: ["house"],
-      }),
-    );
-    expect(result.state, JSON.stringify(result)).toBe("applied");
-    for (const clip of [house, x1, x2, cola]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
-    await rig.playout.start();
-    let orderedAt = 0;
-    let answeredAt = 0;
-    try {
-      await until("five plays", () => rig.plays.length >= 5, 30_000);
-      const onAir = await nextStart(rig, (a) => a.creative === "x1");
-      await sleep(300);
-      orderedAt = rig.now();
-      await rig.playout.playNow("cola", 2, tech);
-      answeredAt = rig.now();
-      await until("five plays after the order", () => playsOf(rig).filter((p) => ms(p.startedAt) > orderedAt).length >= 5, 30_000);
-      expect(playOfAiring(rig, onAir)?.status).toBe("interrupted");
-    } finally {
-      await rig.close();
-    }
-    const plays = playsOf(rig);
-    dump("exclusive", plays, orderedAt);
-    expectBackToBack(plays);
-    const now = plays.filter((p) => ms(p.startedAt) > orderedAt && ms(p.plannedAt) >= orderedAt && ms(p.plannedAt) <= answeredAt);
-    expect(now.map((p) => p.creative)).toEqual(["cola", "cola"]);
-    const planned = plays.filter((p) => !now.includes(p));
-    // Rule 1: nothing but the buyout's creatives from the plan: no fill, no cola.
-    expect(planned.filter((p) => p.campaign !== "buyout")).toEqual([]);
-    expect(new Set(planned.map((p) => p.creative))).toEqual(new Set(["x1", "x2"]));
-    // On time, before and after the play.now: within 1 s of when the plan placed each.
-    for (const p of planned) expect(Math.abs(ms(p.startedAt) - ms(p.plannedAt)), `${p.creative} planned ${p.plannedAt} started ${p.startedAt}`).toBeLessThan(1000);
-    for (const p of plays.slice(0, -1).filter((p) => p.status !== "interrupted")) expect(p.status).toBe("completed");
-  }, 90_000);
-});
+/** Registers these tests; an aggregating test file runs them alongside others. */
+export function exclusiveTests(): void {
+  describe("exclusive campaign", () => {
+    it("takes every slot, back to back and on time, and a play.now cut leaves the plays after it on time", async () => {
+      const rig = buildRig(`${tmp.dir}/rig`);
+      const result = rig.apply(
+        schedule(1, {
+          creatives: [creativeEntry(house), creativeEntry(x1), creativeEntry(x2), creativeEntry(cola)],
+          campaigns: [campaign("buyout", ["x1", "x2"], { exclusive: true, playsPerHour: undefined }), campaign("cola", ["cola"], { playsPerHour: 720 })],
+          fill: ["house"],
+        }),
+      );
+      expect(result.state, JSON.stringify(result)).toBe("applied");
+      for (const clip of [house, x1, x2, cola]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
+      await rig.playout.start();
+      let orderedAt = 0;
+      let answeredAt = 0;
+      try {
+        await until("five plays", () => rig.plays.length >= 5, 30_000);
+        const onAir = await nextStart(rig, (a) => a.creative === "x1");
+        await sleep(300);
+        orderedAt = rig.now();
+        await rig.playout.playNow("cola", 2, tech);
+        answeredAt = rig.now();
+        await until("five plays after the order", () => playsOf(rig).filter((p) => ms(p.startedAt) > orderedAt).length >= 5, 30_000);
+        expect(playOfAiring(rig, onAir)?.status).toBe("interrupted");
+      } finally {
+        await rig.close();
+      }
+      const plays = playsOf(rig);
+      dump("exclusive", plays, orderedAt);
+      expectBackToBack(plays);
+      const now = plays.filter((p) => ms(p.startedAt) > orderedAt && ms(p.plannedAt) >= orderedAt && ms(p.plannedAt) <= answeredAt);
+      expect(now.map((p) => p.creative)).toEqual(["cola", "cola"]);
+      const planned = plays.filter((p) => !now.includes(p));
+      // Rule 1: nothing but the buyout's creatives from the plan: no fill, no cola.
+      expect(planned.filter((p) => p.campaign !== "buyout")).toEqual([]);
+      expect(new Set(planned.map((p) => p.creative))).toEqual(new Set(["x1", "x2"]));
+      // On time, before and after the play.now: within 1 s of when the plan placed each.
+      for (const p of planned) expect(Math.abs(ms(p.startedAt) - ms(p.plannedAt)), `${p.creative} planned ${p.plannedAt} started ${p.startedAt}`).toBeLessThan(1000);
+      for (const p of plays.slice(0, -1).filter((p) => p.status !== "interrupted")) expect(p.status).toBe("completed");
+    }, 90_000);
+  });
+}

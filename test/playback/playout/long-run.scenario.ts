@@ -34,83 +34,86 @@ function windows(perHour: number, start: number): { n: number; at: (k: number) =
   return { n, at: (k) => [start + (k * active) / n, start + ((k + 1) * active) / n] };
 }
 
-describe("two minutes of timeline", () => {
-  it("plays in order, whole, separated, on time, and as many per campaign as the partly active hour asks", async () => {
-    // 10 min 3.7 s into an hour: the run stays inside it, and the windows do not line up with the hour's.
-    const rig = buildRig(`${tmp.dir}/long`, { offsetMs: offsetInto(10 * 60_000 + 3_700) });
-    const start = rig.now();
-    const flight = { start: new Date(start).toISOString(), end: new Date(start + 2 * HOUR_MS).toISOString() };
-    const result = rig.apply(
-      schedule(1, {
-        creatives: [creativeEntry(house), ...Object.values(spots).map((c) => creativeEntry(c))],
-        campaigns: CAMPAIGNS.map((c) => campaign(c.id, [c.id], { playsPerHour: c.perHour, category: c.category, ...flight })),
-        fill: ["house"],
-      }),
-    );
-    expect(result.state).toBe("applied");
-    // Fitted ahead, so the first plan finds every creative ready (no fill standing in).
-    for (const clip of [house, ...Object.values(spots)]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
-    await rig.playout.start();
-    let plays: PlayRecord[] = [];
-    try {
-      await until("a first play", () => rig.plays.length > 0, 30_000);
-      const t0 = ms(rig.plays[0]!.play.startedAt);
-      await until("two minutes of plays", () => rig.plays.length > 0 && ms(rig.plays.at(-1)!.play.endedAt) >= t0 + RUN_MS, RUN_MS + 60_000);
-      plays = playsOf(rig);
-      const verified = await verifyLedger(rig);
-      expect(verified.result.ok, JSON.stringify(verified.result)).toBe(true);
-    } finally {
-      await rig.close();
-    }
-    dump("long run", plays, start);
-    const t0 = ms(plays[0]!.startedAt);
-    const tEnd = ms(plays.at(-1)!.endedAt);
-    expect(tEnd - t0).toBeGreaterThanOrEqual(RUN_MS);
-    // Order: back to back, in seq order.
-    expectBackToBack(plays);
-    // Statuses and durations: all whole and verified (the last may be cut by the stop).
-    for (const p of plays.slice(0, -1)) {
-      expect(p.status, `${p.creative} at ${p.startedAt}`).toBe("completed");
-      expect(p.screenState.verified).toBe(true);
-      const wall = ms(p.endedAt) - ms(p.startedAt);
-      if (paid(p)) {
-        expect(Math.abs(p.durationMs - 2000), `${p.creative} at ${p.startedAt}`).toBeLessThanOrEqual(500);
-        expect(Math.abs(wall - 2000)).toBeLessThanOrEqual(500);
-      } else {
-        expect(p.durationMs).toBeLessThanOrEqual(house.durationMs + 500);
-        expect(p.durationMs).toBeGreaterThanOrEqual(300);
+/** Registers these tests; an aggregating test file runs them alongside others. */
+export function longRunTests(): void {
+  describe("two minutes of timeline", () => {
+    it("plays in order, whole, separated, on time, and as many per campaign as the partly active hour asks", async () => {
+      // 10 min 3.7 s into an hour: the run stays inside it, and the windows do not line up with the hour's.
+      const rig = buildRig(`${tmp.dir}/long`, { offsetMs: offsetInto(10 * 60_000 + 3_700) });
+      const start = rig.now();
+      const flight = { start: new Date(start).toISOString(), end: new Date(start + 2 * HOUR_MS).toISOString() };
+      const result = rig.apply(
+        schedule(1, {
+          creatives: [creativeEntry(house), ...Object.values(spots).map((c) => creativeEntry(c))],
+          campaigns: CAMPAIGNS.map((c) => campaign(c.id, [c.id], { playsPerHour: c.perHour, category: c.category, ...flight })),
+          fill: ["house"],
+        }),
+      );
+      expect(result.state).toBe("applied");
+      // Fitted ahead, so the first plan finds every creative ready (no fill standing in).
+      for (const clip of [house, ...Object.values(spots)]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
+      await rig.playout.start();
+      let plays: PlayRecord[] = [];
+      try {
+        await until("a first play", () => rig.plays.length > 0, 30_000);
+        const t0 = ms(rig.plays[0]!.play.startedAt);
+        await until("two minutes of plays", () => rig.plays.length > 0 && ms(rig.plays.at(-1)!.play.endedAt) >= t0 + RUN_MS, RUN_MS + 60_000);
+        plays = playsOf(rig);
+        const verified = await verifyLedger(rig);
+        expect(verified.result.ok, JSON.stringify(verified.result)).toBe(true);
+      } finally {
+        await rig.close();
       }
-    }
-    // Rule 4: two paid plays in a row of different campaigns never share a category.
-    const category = new Map(CAMPAIGNS.map((c) => [c.id, c.category]));
-    for (let i = 1; i < plays.length; i++) {
-      const [a, b] = [plays[i - 1]!, plays[i]!];
-      if (paid(a) && paid(b) && a.campaign !== b.campaign) expect(category.get(a.campaign), `${a.campaign} then ${b.campaign} at ${b.startedAt}`).not.toBe(category.get(b.campaign));
-    }
-    // On time: each paid play starts within 1 s of when it was planned.
-    for (const p of plays.filter(paid)) expect(Math.abs(ms(p.startedAt) - ms(p.plannedAt)), `${p.creative} planned ${p.plannedAt} started ${p.startedAt}`).toBeLessThan(1000);
-    // Rule 3: the k-th play of each campaign in its k-th window; as many as the windows so far.
-    const cutoff = tEnd - 3000;
-    for (const c of CAMPAIGNS) {
-      const w = windows(c.perHour, start);
-      expect(w.n).toBe(Math.round((c.perHour * (Math.floor(start / HOUR_MS) * HOUR_MS + HOUR_MS - start)) / HOUR_MS));
-      const own = plays.filter((p) => p.campaign === c.id).sort((a, b) => ms(a.plannedAt) - ms(b.plannedAt));
-      expect(own.every((p) => p.creative === c.id && !p.makeGood)).toBe(true);
-      let ended = 0;
-      let begun = 0;
-      for (let k = 0; k < w.n && w.at(k)[0] < cutoff; k++) {
-        begun += 1;
-        if (w.at(k)[1] <= cutoff) ended += 1;
+      dump("long run", plays, start);
+      const t0 = ms(plays[0]!.startedAt);
+      const tEnd = ms(plays.at(-1)!.endedAt);
+      expect(tEnd - t0).toBeGreaterThanOrEqual(RUN_MS);
+      // Order: back to back, in seq order.
+      expectBackToBack(plays);
+      // Statuses and durations: all whole and verified (the last may be cut by the stop).
+      for (const p of plays.slice(0, -1)) {
+        expect(p.status, `${p.creative} at ${p.startedAt}`).toBe("completed");
+        expect(p.screenState.verified).toBe(true);
+        const wall = ms(p.endedAt) - ms(p.startedAt);
+        if (paid(p)) {
+          expect(Math.abs(p.durationMs - 2000), `${p.creative} at ${p.startedAt}`).toBeLessThanOrEqual(500);
+          expect(Math.abs(wall - 2000)).toBeLessThanOrEqual(500);
+        } else {
+          expect(p.durationMs).toBeLessThanOrEqual(house.durationMs + 500);
+          expect(p.durationMs).toBeGreaterThanOrEqual(300);
+        }
       }
-      const planned = own.filter((p) => ms(p.plannedAt) < cutoff).length;
-      expect(planned, `${c.id}: ${planned} plays planned before the cutoff, ${ended}..${begun} windows`).toBeGreaterThanOrEqual(ended);
-      expect(planned).toBeLessThanOrEqual(begun);
-      own.forEach((p, k) => {
-        const [from, to] = w.at(k);
-        expect(ms(p.plannedAt), `${c.id} #${k} planned ${p.plannedAt}, window from ${new Date(from).toISOString()}`).toBeGreaterThanOrEqual(from);
-        // Separation may push a play a little past its window (rule 3 bends only for a hard rule).
-        expect(ms(p.plannedAt), `${c.id} #${k} planned ${p.plannedAt}, window to ${new Date(to).toISOString()}`).toBeLessThan(to + 3000);
-      });
-    }
-  }, 240_000);
-});
+      // Rule 4: two paid plays in a row of different campaigns never share a category.
+      const category = new Map(CAMPAIGNS.map((c) => [c.id, c.category]));
+      for (let i = 1; i < plays.length; i++) {
+        const [a, b] = [plays[i - 1]!, plays[i]!];
+        if (paid(a) && paid(b) && a.campaign !== b.campaign) expect(category.get(a.campaign), `${a.campaign} then ${b.campaign} at ${b.startedAt}`).not.toBe(category.get(b.campaign));
+      }
+      // On time: each paid play starts within 1 s of when it was planned.
+      for (const p of plays.filter(paid)) expect(Math.abs(ms(p.startedAt) - ms(p.plannedAt)), `${p.creative} planned ${p.plannedAt} started ${p.startedAt}`).toBeLessThan(1000);
+      // Rule 3: the k-th play of each campaign in its k-th window; as many as the windows so far.
+      const cutoff = tEnd - 3000;
+      for (const c of CAMPAIGNS) {
+        const w = windows(c.perHour, start);
+        expect(w.n).toBe(Math.round((c.perHour * (Math.floor(start / HOUR_MS) * HOUR_MS + HOUR_MS - start)) / HOUR_MS));
+        const own = plays.filter((p) => p.campaign === c.id).sort((a, b) => ms(a.plannedAt) - ms(b.plannedAt));
+        expect(own.every((p) => p.creative === c.id && !p.makeGood)).toBe(true);
+        let ended = 0;
+        let begun = 0;
+        for (let k = 0; k < w.n && w.at(k)[0] < cutoff; k++) {
+          begun += 1;
+          if (w.at(k)[1] <= cutoff) ended += 1;
+        }
+        const planned = own.filter((p) => ms(p.plannedAt) < cutoff).length;
+        expect(planned, `${c.id}: ${planned} plays planned before the cutoff, ${ended}..${begun} windows`).toBeGreaterThanOrEqual(ended);
+        expect(planned).toBeLessThanOrEqual(begun);
+        own.forEach((p, k) => {
+          const [from, to] = w.at(k);
+          expect(ms(p.plannedAt), `${c.id} #${k} planned ${p.plannedAt}, window from ${new Date(from).toISOString()}`).toBeGreaterThanOrEqual(from);
+          // Separation may push a play a little past its window (rule 3 bends only for a hard rule).
+          expect(ms(p.plannedAt), `${c.id} #${k} planned ${p.plannedAt}, window to ${new Date(to).toISOString()}`).toBeLessThan(to + 3000);
+        });
+      }
+    }, 240_000);
+  });
+}

@@ -20,59 +20,62 @@ afterAll(() => tmp.cleanup());
 const PER_HOUR = 720;
 const WINDOW_MS = 3_600_000 / PER_HOUR;
 
-describe("mpv killed mid-play", () => {
-  it("records the play failed, plays on after the restart, and places the failed play again", async () => {
-    // Five minutes into a clock hour: the whole test runs inside that hour.
-    const rig = buildRig(`${tmp.dir}/kill`, { offsetMs: offsetInto(5 * 60_000) });
-    const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: PER_HOUR, ...flight(rig) })], fill: ["house"] }));
-    expect(result.state).toBe("applied");
-    const appliedAt = Date.parse(rig.store.current()!.campaignAppliedAt.cola!);
-    // Fitted ahead, so no play has to stand in for a creative not ready yet (that is owed too).
-    for (const clip of [house, cola]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
-    await rig.playout.start();
-    let killedAt = 0;
-    let victim: Awaited<ReturnType<typeof nextStart>> | null = null;
-    let firstPid = 0;
-    try {
-      // A whole window first, so the kill falls on a play planned in its own window.
-      await until("a completed cola", () => playsOf(rig).some((p) => p.campaign === "cola" && p.status === "completed"), 40_000);
-      victim = await nextStart(rig, (a) => a.kind === "paid", 30_000);
-      await sleep(400);
-      const pids = mpvPids(rig);
-      expect(pids).toHaveLength(1);
-      firstPid = pids[0]!;
-      killedAt = rig.now();
-      process.kill(firstPid, "SIGKILL");
-      // Two windows after the one the kill hit, and a little more for the last window's play to end.
-      const lastWindowEnd = Math.floor(victim.plannedMs / WINDOW_MS) * WINDOW_MS + 3 * WINDOW_MS;
-      await until("two more windows", () => rig.now() > lastWindowEnd + 4000, 60_000);
-    } finally {
-      await rig.close();
-    }
-    const plays = playsOf(rig);
-    dump("mpv kill", plays, killedAt);
-    const failed = playOfAiring(rig, victim!);
-    expect(failed).toMatchObject({ campaign: "cola", status: "failed" });
-    expect(ms(failed!.endedAt) - killedAt).toBeLessThan(1000);
-    expect(failed!.durationMs).toBeLessThan(cola.durationMs);
-    // Only the victim failed; the player was restarted (a new pid) and what followed completed.
-    expect(plays.filter((p) => p.status === "failed")).toEqual([failed]);
-    const after = plays.slice(plays.indexOf(failed!) + 1);
-    expect(after.length).toBeGreaterThanOrEqual(4);
-    expect(ms(after[0]!.startedAt) - killedAt).toBeLessThan(5000);
-    for (const p of after.slice(0, -1)) expect(p.status).toBe("completed");
-    expectBackToBack(plays);
-    // Owed: placed again in what is left of its window, after the kill.
-    const windowStart = Math.floor(victim!.plannedMs / WINDOW_MS) * WINDOW_MS;
-    const completed = plays.filter((p) => p.campaign === "cola" && p.status === "completed");
-    expect(completed.filter((p) => ms(p.plannedAt) > killedAt && ms(p.plannedAt) < windowStart + WINDOW_MS)).toHaveLength(1);
-    // And the hour's quota so far is met: one completed cola for every window owed since the
-    // campaign was applied (a window that ended before it was applied owes nothing).
-    const through = windowStart + 3 * WINDOW_MS;
-    let owed = 0;
-    for (let w = Math.floor(appliedAt / WINDOW_MS) * WINDOW_MS; w < through; w += WINDOW_MS) if (w + WINDOW_MS > appliedAt) owed += 1;
-    expect(completed.filter((p) => ms(p.plannedAt) < through)).toHaveLength(owed);
-    expect(completed.every((p) => !p.makeGood)).toBe(true);
-    expect(mpvPids(rig)).toEqual([]);
-  }, 150_000);
-});
+/** Registers these tests; an aggregating test file runs them alongside others. */
+export function mpvKillTests(): void {
+  describe("mpv killed mid-play", () => {
+    it("records the play failed, plays on after the restart, and places the failed play again", async () => {
+      // Five minutes into a clock hour: the whole test runs inside that hour.
+      const rig = buildRig(`${tmp.dir}/kill`, { offsetMs: offsetInto(5 * 60_000) });
+      const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: PER_HOUR, ...flight(rig) })], fill: ["house"] }));
+      expect(result.state).toBe("applied");
+      const appliedAt = Date.parse(rig.store.current()!.campaignAppliedAt.cola!);
+      // Fitted ahead, so no play has to stand in for a creative not ready yet (that is owed too).
+      for (const clip of [house, cola]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
+      await rig.playout.start();
+      let killedAt = 0;
+      let victim: Awaited<ReturnType<typeof nextStart>> | null = null;
+      let firstPid = 0;
+      try {
+        // A whole window first, so the kill falls on a play planned in its own window.
+        await until("a completed cola", () => playsOf(rig).some((p) => p.campaign === "cola" && p.status === "completed"), 40_000);
+        victim = await nextStart(rig, (a) => a.kind === "paid", 30_000);
+        await sleep(400);
+        const pids = mpvPids(rig);
+        expect(pids).toHaveLength(1);
+        firstPid = pids[0]!;
+        killedAt = rig.now();
+        process.kill(firstPid, "SIGKILL");
+        // Two windows after the one the kill hit, and a little more for the last window's play to end.
+        const lastWindowEnd = Math.floor(victim.plannedMs / WINDOW_MS) * WINDOW_MS + 3 * WINDOW_MS;
+        await until("two more windows", () => rig.now() > lastWindowEnd + 4000, 60_000);
+      } finally {
+        await rig.close();
+      }
+      const plays = playsOf(rig);
+      dump("mpv kill", plays, killedAt);
+      const failed = playOfAiring(rig, victim!);
+      expect(failed).toMatchObject({ campaign: "cola", status: "failed" });
+      expect(ms(failed!.endedAt) - killedAt).toBeLessThan(1000);
+      expect(failed!.durationMs).toBeLessThan(cola.durationMs);
+      // Only the victim failed; the player was restarted (a new pid) and what followed completed.
+      expect(plays.filter((p) => p.status === "failed")).toEqual([failed]);
+      const after = plays.slice(plays.indexOf(failed!) + 1);
+      expect(after.length).toBeGreaterThanOrEqual(4);
+      expect(ms(after[0]!.startedAt) - killedAt).toBeLessThan(5000);
+      for (const p of after.slice(0, -1)) expect(p.status).toBe("completed");
+      expectBackToBack(plays);
+      // Owed: placed again in what is left of its window, after the kill.
+      const windowStart = Math.floor(victim!.plannedMs / WINDOW_MS) * WINDOW_MS;
+      const completed = plays.filter((p) => p.campaign === "cola" && p.status === "completed");
+      expect(completed.filter((p) => ms(p.plannedAt) > killedAt && ms(p.plannedAt) < windowStart + WINDOW_MS)).toHaveLength(1);
+      // And the hour's quota so far is met: one completed cola for every window owed since the
+      // campaign was applied (a window that ended before it was applied owes nothing).
+      const through = windowStart + 3 * WINDOW_MS;
+      let owed = 0;
+      for (let w = Math.floor(appliedAt / WINDOW_MS) * WINDOW_MS; w < through; w += WINDOW_MS) if (w + WINDOW_MS > appliedAt) owed += 1;
+      expect(completed.filter((p) => ms(p.plannedAt) < through)).toHaveLength(owed);
+      expect(completed.every((p) => !p.makeGood)).toBe(true);
+      expect(mpvPids(rig)).toEqual([]);
+    }, 150_000);
+  });
+}

@@ -62,57 +62,62 @@ afterAll(async () => {
 
 const startedIn = (from: number, to = Infinity): PlayRecord[] => playsOf(rig).filter((p) => ms(p.startedAt) > from && ms(p.startedAt) < to);
 
-describe("a new schedule while playing", () => {
-  it("v1 plays on until v2's creatives are ready, then v2 plays; v1's takedown lapses", async () => {
-    await rig.playout.takedown({ target: { campaign: "cola" }, immediate: false, origin: tech });
-    const v2 = schedule(2, {
-      creatives: [creativeEntry(house), creativeEntry(cola), gate(beer)],
-      campaigns: [campaign("cola", ["cola"], { playsPerHour: 720, category: "drink" }), campaign("beer", ["beer"], { playsPerHour: 720, category: "alcohol" })],
-      fill: ["house"],
-    });
-    expect(rig.apply(v2).state).toBe("applied");
-    const appliedAt = rig.now();
-    rig.playout.scheduleApplied();
-    await sleep(7000);
-    // Still v1, its takedown standing: fill only (cola is down, beer not ready).
-    const status = await rig.playout.status();
-    expect(status.scheduleVersion).toBe(1);
-    expect(status.takedowns).toEqual([expect.objectContaining({ campaign: "cola" })]);
-    const held = startedIn(appliedAt);
-    expect(held.length).toBeGreaterThanOrEqual(2);
-    expect(held.every((p) => p.scheduleVersion === 1 && p.customer === "fill")).toBe(true);
-    const releasedAt = rig.now();
-    gates.get("/beer.mp4")!.open();
-    await until("beer and cola under v2", () => ["beer", "cola"].every((c) => startedIn(releasedAt).some((p) => p.campaign === c && p.status === "completed" && p.scheduleVersion === 2)), 30_000);
-    dump("v1 → v2", startedIn(appliedAt - 3000), releasedAt);
-    expect((await rig.playout.status())).toMatchObject({ scheduleVersion: 2, takedowns: [] });
-    // Once v2 plays, nothing of v1 any more; and no v2 play before its creative was released.
-    const since = startedIn(appliedAt);
-    const firstV2 = since.findIndex((p) => p.scheduleVersion === 2);
-    expect(firstV2).toBeGreaterThan(0);
-    expect(since.slice(firstV2).every((p) => p.scheduleVersion === 2)).toBe(true);
-    expect(ms(since[firstV2]!.startedAt)).toBeGreaterThan(releasedAt);
-    expectBackToBack(playsOf(rig));
-  }, 90_000);
+/** Registers these tests; an aggregating test file runs them alongside others. */
+export function newScheduleTests(): void {
+  describe.sequential("a new schedule while playing, in order", () => {
+    describe("a new schedule while playing", () => {
+      it("v1 plays on until v2's creatives are ready, then v2 plays; v1's takedown lapses", async () => {
+        await rig.playout.takedown({ target: { campaign: "cola" }, immediate: false, origin: tech });
+        const v2 = schedule(2, {
+          creatives: [creativeEntry(house), creativeEntry(cola), gate(beer)],
+          campaigns: [campaign("cola", ["cola"], { playsPerHour: 720, category: "drink" }), campaign("beer", ["beer"], { playsPerHour: 720, category: "alcohol" })],
+          fill: ["house"],
+        });
+        expect(rig.apply(v2).state).toBe("applied");
+        const appliedAt = rig.now();
+        rig.playout.scheduleApplied();
+        await sleep(7000);
+        // Still v1, its takedown standing: fill only (cola is down, beer not ready).
+        const status = await rig.playout.status();
+        expect(status.scheduleVersion).toBe(1);
+        expect(status.takedowns).toEqual([expect.objectContaining({ campaign: "cola" })]);
+        const held = startedIn(appliedAt);
+        expect(held.length).toBeGreaterThanOrEqual(2);
+        expect(held.every((p) => p.scheduleVersion === 1 && p.customer === "fill")).toBe(true);
+        const releasedAt = rig.now();
+        gates.get("/beer.mp4")!.open();
+        await until("beer and cola under v2", () => ["beer", "cola"].every((c) => startedIn(releasedAt).some((p) => p.campaign === c && p.status === "completed" && p.scheduleVersion === 2)), 30_000);
+        dump("v1 → v2", startedIn(appliedAt - 3000), releasedAt);
+        expect((await rig.playout.status())).toMatchObject({ scheduleVersion: 2, takedowns: [] });
+        // Once v2 plays, nothing of v1 any more; and no v2 play before its creative was released.
+        const since = startedIn(appliedAt);
+        const firstV2 = since.findIndex((p) => p.scheduleVersion === 2);
+        expect(firstV2).toBeGreaterThan(0);
+        expect(since.slice(firstV2).every((p) => p.scheduleVersion === 2)).toBe(true);
+        expect(ms(since[firstV2]!.startedAt)).toBeGreaterThan(releasedAt);
+        expectBackToBack(playsOf(rig));
+      }, 90_000);
 
-  it("two applies in a row: the last one wins, the one between never plays", async () => {
-    const v3 = schedule(3, { creatives: [creativeEntry(house), gate(wine)], campaigns: [campaign("wine", ["wine"], { playsPerHour: 720 })], fill: ["house"] });
-    const v4 = schedule(4, { creatives: [creativeEntry(house), creativeEntry(juice)], campaigns: [campaign("juice", ["juice"], { playsPerHour: 720 })], fill: ["house"] });
-    const at = rig.now();
-    expect(rig.apply(v3).state).toBe("applied");
-    rig.playout.scheduleApplied();
-    expect(rig.apply(v4).state).toBe("applied");
-    rig.playout.scheduleApplied();
-    await sleep(2000);
-    gates.get("/wine.mp4")!.open();
-    await until("juice under v4", () => startedIn(at).some((p) => p.campaign === "juice" && p.status === "completed"), 30_000);
-    await sleep(6000);
-    const since = startedIn(at);
-    dump("v3, v4", since, at);
-    expect(since.filter((p) => p.scheduleVersion === 3 || p.campaign === "wine")).toEqual([]);
-    expect(since.filter((p) => p.scheduleVersion === 4).length).toBeGreaterThanOrEqual(2);
-    const firstV4 = since.findIndex((p) => p.scheduleVersion === 4);
-    expect(since.slice(firstV4).every((p) => p.scheduleVersion === 4)).toBe(true);
-    expect((await rig.playout.status()).scheduleVersion).toBe(4);
-  }, 90_000);
-});
+      it("two applies in a row: the last one wins, the one between never plays", async () => {
+        const v3 = schedule(3, { creatives: [creativeEntry(house), gate(wine)], campaigns: [campaign("wine", ["wine"], { playsPerHour: 720 })], fill: ["house"] });
+        const v4 = schedule(4, { creatives: [creativeEntry(house), creativeEntry(juice)], campaigns: [campaign("juice", ["juice"], { playsPerHour: 720 })], fill: ["house"] });
+        const at = rig.now();
+        expect(rig.apply(v3).state).toBe("applied");
+        rig.playout.scheduleApplied();
+        expect(rig.apply(v4).state).toBe("applied");
+        rig.playout.scheduleApplied();
+        await sleep(2000);
+        gates.get("/wine.mp4")!.open();
+        await until("juice under v4", () => startedIn(at).some((p) => p.campaign === "juice" && p.status === "completed"), 30_000);
+        await sleep(6000);
+        const since = startedIn(at);
+        dump("v3, v4", since, at);
+        expect(since.filter((p) => p.scheduleVersion === 3 || p.campaign === "wine")).toEqual([]);
+        expect(since.filter((p) => p.scheduleVersion === 4).length).toBeGreaterThanOrEqual(2);
+        const firstV4 = since.findIndex((p) => p.scheduleVersion === 4);
+        expect(since.slice(firstV4).every((p) => p.scheduleVersion === 4)).toBe(true);
+        expect((await rig.playout.status()).scheduleVersion).toBe(4);
+      }, 90_000);
+    });
+  });
+}

@@ -59,32 +59,31 @@ async function orderAtColaStart(order: (rig: Rig) => Promise<unknown>): Promise<
   return { rig, at };
 }
 
-// BUG (both): the order decides what to cut from the airing it believes is playing; between mpv's
-// start of the next item and the playout handling its first frame, that is nothing (the one
-// before was just recorded), so only the queue is cleared, and the clear keeps mpv's current
-// entry: the cola mpv was starting plays whole. Seen 4 runs of 4: a cola of the campaign just
-// suspended, or just taken down with immediate, started 2 to 5 ms after the order and was
-// recorded completed (2 s); the ledger shows the order's entry, then that cola's play.
-describe.concurrent("an order as the item it covers starts", () => {
-  it.fails("suspend of that campaign: the cola mpv is starting is cut, not played out", async () => {
-    const order: Omit<SuspendOrder, "origin"> = { reason: "recall", until: null, campaigns: ["cola"], blackout: false };
-    const { rig, at } = await orderAtColaStart((r) => r.playout.suspend({ ...order, origin: tech }));
-    dump("suspend at a cola's start", playsOf(rig).filter((p) => ms(p.endedAt) > at - 3000), at);
-    const colas = playsOf(rig).filter((p) => p.campaign === "cola" && ms(p.endedAt) > at);
-    for (const p of colas) {
-      expect(p.status, `cola started ${ms(p.startedAt) - at} ms after the order`).toBe("interrupted");
-      expect(ms(p.endedAt) - at).toBeLessThan(1000);
-    }
-  }, 90_000);
+/** Registers these tests; an aggregating test file runs them alongside others. */
+export function orderRaceTests(): void {
+  // The order is judged against what mpv is starting too, not only what showed a first frame
+  // (found here: the cola mpv was starting played whole, 4 runs of 4; fixed in the playout).
+  describe.concurrent("an order as the item it covers starts", () => {
+    it("suspend of that campaign: the cola mpv is starting is cut, not played out", async () => {
+      const order: Omit<SuspendOrder, "origin"> = { reason: "recall", until: null, campaigns: ["cola"], blackout: false };
+      const { rig, at } = await orderAtColaStart((r) => r.playout.suspend({ ...order, origin: tech }));
+      dump("suspend at a cola's start", playsOf(rig).filter((p) => ms(p.endedAt) > at - 3000), at);
+      const colas = playsOf(rig).filter((p) => p.campaign === "cola" && ms(p.endedAt) > at);
+      for (const p of colas) {
+        expect(p.status, `cola started ${ms(p.startedAt) - at} ms after the order`).toBe("interrupted");
+        expect(ms(p.endedAt) - at).toBeLessThan(1000);
+      }
+    }, 90_000);
 
-  it.fails("immediate takedown of that campaign: the cola mpv is starting is cut, not played out", async () => {
-    const order: Omit<TakedownOrder, "origin"> = { target: { campaign: "cola" }, immediate: true };
-    const { rig, at } = await orderAtColaStart((r) => r.playout.takedown({ ...order, origin: tech }));
-    dump("takedown at a cola's start", playsOf(rig).filter((p) => ms(p.endedAt) > at - 3000), at);
-    const colas = playsOf(rig).filter((p) => p.campaign === "cola" && ms(p.endedAt) > at);
-    for (const p of colas) {
-      expect(p.status, `cola started ${ms(p.startedAt) - at} ms after the order`).toBe("interrupted");
-      expect(ms(p.endedAt) - at).toBeLessThan(1000);
-    }
-  }, 90_000);
-});
+    it("immediate takedown of that campaign: the cola mpv is starting is cut, not played out", async () => {
+      const order: Omit<TakedownOrder, "origin"> = { target: { campaign: "cola" }, immediate: true };
+      const { rig, at } = await orderAtColaStart((r) => r.playout.takedown({ ...order, origin: tech }));
+      dump("takedown at a cola's start", playsOf(rig).filter((p) => ms(p.endedAt) > at - 3000), at);
+      const colas = playsOf(rig).filter((p) => p.campaign === "cola" && ms(p.endedAt) > at);
+      for (const p of colas) {
+        expect(p.status, `cola started ${ms(p.startedAt) - at} ms after the order`).toBe("interrupted");
+        expect(ms(p.endedAt) - at).toBeLessThan(1000);
+      }
+    }, 90_000);
+  });
+}
