@@ -84,6 +84,8 @@ export interface AiringContext {
   standIn: () => AiredFile | null;
   /** How much longer than its cut a cut item plays, as measured so far. */
   cutOverrunMs: number;
+  /** The item before it is a paid play: a fill after it may be all that separates two competitors. */
+  afterPaid?: boolean;
 }
 
 /** What to do with a plan item: air it, hold the screen black until its end, or skip it. */
@@ -104,7 +106,10 @@ function fillHandover(planItem: PlanItem, own: AiredFile | null, ctx: AiringCont
   // A planned fill not ready yet (still being fitted) gives way to another fill that is.
   const prepared = standIn ? ctx.standIn() : (own ?? ctx.standIn());
   if (prepared === null) return { hold: standIn ? `creative ${planItem.creative} is not ready and no fill is` : `fill ${planItem.creative} is not ready` };
-  const length = fillLength(ctx.expectedStartMs, ctx.nextStartMs, prepared.playMs, ctx.cutOverrunMs, ctx.nextPaidMs ?? null);
+  // Between two paid plays a fill is never left out, however little room is left: it may be all
+  // that keeps two campaigns of one category apart (rule 4, hard), which matters more than the
+  // next play starting a few hundred ms late.
+  const length = fillLength(ctx.expectedStartMs, ctx.nextStartMs, prepared.playMs, ctx.cutOverrunMs, ctx.nextPaidMs ?? null) ?? (ctx.afterPaid ? Math.min(MIN_FILL_MS, prepared.playMs) : null);
   if (length === null) return { skip: "no room left for fill before the next item" };
   const item = playItemFor(ctx.nextId(), prepared, length);
   return { airing: airingOf(planItem, prepared, item, ctx, "fill"), standIn };

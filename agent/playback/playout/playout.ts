@@ -261,7 +261,8 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
       }
       const shelf = this.air.shelf;
       if (!shelf) return;
-      const previous = this.going().at(-1);
+      // What plays just before: the last handed, or, when mpv ran dry, the last that aired.
+      const previous = this.going().at(-1) ?? (this.lastStarted?.ended ? this.lastStarted.airing : undefined);
       const next = this.timeline.next(at, () => this.air.planInputs(this.orders, this.going()), previous?.kind === "paid" ? previous.campaign : undefined);
       if (!next) {
         this.startHold(this.timeline.end, "nothing planned");
@@ -281,6 +282,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
         rendition: (id) => shelf.get(id),
         standIn: () => shelf.standIn(),
         cutOverrunMs: this.overrun.cutMs,
+        afterPaid: previous?.kind === "paid" || previous?.kind === "now",
       });
       if ("skip" in h) continue;
       if ("hold" in h) {
