@@ -40,6 +40,8 @@ export interface Airing {
   screenAtStart: ScreenState | null;
   /** Being cut: mpv was told to stop it, and its end may not have been reported yet. */
   ending?: boolean;
+  /** Wall-clock steps since its first frame was stamped: where it ends on the clock as it is now. */
+  clockShiftMs?: number;
 }
 
 /** The player item for a prepared creative, cut to `lengthMs` when that is shorter than the file. */

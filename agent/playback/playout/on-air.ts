@@ -25,6 +25,8 @@ export interface OnAirDeps extends PlayoutDeps {
   clock: PlayoutClock;
   /** A new schedule took over (its creatives are ready): replan from the next boundary. */
   onSwitch: () => void;
+  /** A creative of the schedule on air became ready. */
+  onReady: (creative: string) => void;
 }
 
 export class OnAir {
@@ -145,7 +147,9 @@ export class OnAir {
   private adopt(current: CurrentSchedule, shelf: Shelf): void {
     const history = plannerHistory(this.deps.ledger, current, { controllerConfigured: this.deps.controllerConfigured, now: this.deps.clock.wallMs() });
     this.current = current;
+    if (this.shelf) this.shelf.onReady = null;
     this.shelf = shelf;
+    shelf.onReady = (creative) => this.deps.onReady(creative);
     this.tally = history.delivered;
     this.appliedAt = history.appliedAt;
     this.deps.log.info({ version: current.document.version, creatives: shelf.doc.creatives.length }, "schedule on air");

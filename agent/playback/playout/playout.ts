@@ -48,6 +48,8 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   private tick: NodeJS.Timeout | null = null;
   private ids = 0;
   private readonly overrun = new OverrunGauge();
+  /** Creatives fill stood in for because they were not ready. */
+  private readonly stoodIn = new Set<string>();
   private readonly clockWatch: ClockJumpWatch;
   /** The last airing to show its first frame, and whether it then played to its end. */
   private lastStarted: { airing: Airing; ended: boolean; eof: boolean } | null = null;
@@ -59,7 +61,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
     this.clockWatch = new ClockJumpWatch(this.clock);
     this.timeline = new Timeline({ horizonMs: deps.planHorizonMs ?? 2 * 3_600_000, log: deps.log });
     this.orders = new OrderBook({ ledger: deps.ledger, log: deps.log, clock: this.clock });
-    this.air = new OnAir({ ...deps, clock: this.clock, onSwitch: () => this.switched() });
+    this.air = new OnAir({ ...deps, clock: this.clock, onSwitch: () => this.switched(), onReady: (creative) => this.creativeReady(creative) });
     this.extras = new Interjections({ ...deps, clock: this.clock, air: this.air, nextId: () => this.nextId(), takenDown: (campaign, creative) => this.orders.takenDown(campaign, creative) });
   }
 
@@ -198,6 +200,11 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
     this.replan("queued");
   }
 
+  /** A creative fill stood in for is ready: a new plan places its missed plays again (catch-up). */
+  private creativeReady(creative: string): void {
+    if (this.stoodIn.delete(creative)) this.replan("queued");
+  }
+
   /** The plan goes stale; `cut` says what of what mpv holds goes with it. */
   private replan(cut: Cut): void {
     this.timeline.invalidate();
@@ -247,7 +254,8 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   private nextStart(): number {
     const last = this.going().at(-1);
     if (!last) return this.clock.wallMs();
-    return (last.startedAt?.wallMs ?? last.expectedStartMs) + last.expectedLengthMs + this.overrun.of(last);
+    const start = last.startedAt ? last.startedAt.wallMs + (last.clockShiftMs ?? 0) : last.expectedStartMs;
+    return start + last.expectedLengthMs + this.overrun.of(last);
   }
 
   private async feed(): Promise<void> {
@@ -289,7 +297,10 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
         this.startHold(next.nextStartMs, h.hold);
         return;
       }
-      if (h.standIn) this.deps.log.warn({ campaign: next.item.campaign, creative: next.item.creative, at: next.item.at }, "creative not ready: fill stands in, the play is owed");
+      if (h.standIn) {
+        this.deps.log.warn({ campaign: next.item.campaign, creative: next.item.creative, at: next.item.at }, "creative not ready: fill stands in, the play is owed");
+        if (next.item.creative !== null) this.stoodIn.add(next.item.creative);
+      }
       await this.hand(h.airing);
     }
   }
@@ -343,6 +354,12 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
     const jump = this.clockWatch.check();
     if (!jump) return false;
     this.deps.log.warn(jump, "the wall clock jumped");
+    // What mpv holds keeps playing on its own time: re-stamp where it ends on the new clock, so
+    // the next plan starts there and not a step away.
+    for (const a of this.handed) {
+      if (a.startedAt) a.clockShiftMs = (a.clockShiftMs ?? 0) + jump.stepMs;
+      else a.expectedStartMs += jump.stepMs;
+    }
     try {
       this.deps.ledger.event("clock.jump", { stepMs: jump.stepMs, expected: new Date(jump.expectedMs).toISOString(), now: new Date(jump.nowMs).toISOString() });
     } catch (err) {

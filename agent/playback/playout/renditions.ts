@@ -48,8 +48,12 @@ export class Shelf {
     return this.ready.get(creative) ?? null;
   }
 
+  /** Told each time a creative becomes ready (the playout places plays stood in for it again). */
+  onReady: ((creative: string) => void) | null = null;
+
   put(prepared: PreparedCreative): void {
     this.ready.set(prepared.id, prepared);
+    this.onReady?.(prepared.id);
   }
 
   /** The next ready fill in rotation, for an item that cannot play its own creative. */

@@ -40,12 +40,8 @@ const WINDOW_MS = 3_600_000 / PER_HOUR;
 /** Registers these tests; an aggregating test file runs them alongside others. */
 export function standInTests(): void {
   describe("a creative not ready at its turn", () => {
-    // BUG: a paid item whose creative is not ready is replaced by fill ("the play is owed", says the
-    // playout's log) but nothing plans it again: no replan follows when the creative becomes ready,
-    // so the hour stays short of its quota while fill plays (seen: the two 10 s windows that passed
-    // before cola was ready never got their play: 2 colas for 4 windows owed, 20 s after cola was
-    // ready, the screen on fill 70% of that time).
-    it.fails("fill stands in, and once the creative is ready the stood-in play is placed again", async () => {
+    // Once the creative is ready, a new plan places the plays fill stood in for (catch-up in their windows).
+    it("fill stands in, and once the creative is ready the stood-in play is placed again", async () => {
       const rig = buildRig(`${tmp.dir}/rig`, { offsetMs: offsetInto(5 * 60_000) });
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cola.mp4`;
       const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), { ...creativeEntry(cola), url }], campaigns: [campaign("cola", ["cola"], { playsPerHour: PER_HOUR, ...flight(rig) })], fill: ["house"] }));
