@@ -13,11 +13,17 @@ let raw: Clip;
 let techClip: Clip;
 let rig: Rig;
 
-beforeAll(async () => {
+// Clips before anything runs (ffmpeg runs synchronously); the rig when this suite starts.
+beforeAll(() => {
   house = makeClip(tmp.dir, "house", 3, "smptebars");
   cola = makeClip(tmp.dir, "cola", 2);
   raw = makeClip(tmp.dir, "raw", 2, "rgbtestsrc");
   techClip = makeClip(tmp.dir, "techfile", 1, "rgbtestsrc");
+});
+
+afterAll(() => tmp.cleanup());
+
+async function startRig(): Promise<void> {
   rig = buildRig(`${tmp.dir}/rig`);
   const applied = rig.apply(
     schedule(1, {
@@ -29,16 +35,13 @@ beforeAll(async () => {
   expect(applied.state).toBe("applied");
   await rig.playout.start();
   await until("a first play", () => rig.plays.length >= 1, 30_000);
-}, 60_000);
-
-afterAll(async () => {
-  await rig?.close();
-  tmp.cleanup();
-});
+}
 
 /** Registers these tests; an aggregating test file runs them alongside others. */
 export function interjectionTests(): void {
   describe.sequential("refusals and interjections, in order", () => {
+    beforeAll(startRig, 60_000);
+    afterAll(() => rig?.close());
     describe("refusals", () => {
       it("names each refusal by its code, and records nothing for it", async () => {
         const orders = () => eventsOf(rig, "suspended").length + eventsOf(rig, "resumed").length + eventsOf(rig, "takedown").length;

@@ -46,25 +46,30 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const g of gates.values()) g.open();
+  await new Promise((resolve) => server?.close(resolve));
+  tmp.cleanup();
+});
+
+/** The rig, started when this suite starts (alongside the others). */
+async function startRig(): Promise<void> {
   rig = buildRig(`${tmp.dir}/rig`);
   const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: 720, category: "drink" })], fill: ["house"] }));
   expect(result.state).toBe("applied");
   await rig.playout.start();
   await until("a cola", () => playsOf(rig).some((p) => p.campaign === "cola" && p.status === "completed"), 30_000);
-}, 60_000);
-
-afterAll(async () => {
-  for (const g of gates.values()) g.open();
-  await rig?.close();
-  await new Promise((resolve) => server?.close(resolve));
-  tmp.cleanup();
-});
+}
 
 const startedIn = (from: number, to = Infinity): PlayRecord[] => playsOf(rig).filter((p) => ms(p.startedAt) > from && ms(p.startedAt) < to);
 
 /** Registers these tests; an aggregating test file runs them alongside others. */
 export function newScheduleTests(): void {
   describe.sequential("a new schedule while playing, in order", () => {
+    beforeAll(startRig, 60_000);
+    afterAll(() => rig?.close());
     describe("a new schedule while playing", () => {
       it("v1 plays on until v2's creatives are ready, then v2 plays; v1's takedown lapses", async () => {
         await rig.playout.takedown({ target: { campaign: "cola" }, immediate: false, origin: tech });
