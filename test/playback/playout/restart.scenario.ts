@@ -39,7 +39,7 @@ export function restartTests(): void {
         await until("a cola and a tea", () => ["cola", "tea"].every((c) => playsOf(first).some((p) => p.campaign === c && p.status === "completed")), 30_000);
         await first.playout.takedown({ target: { campaign: "tea" }, immediate: false, origin: tech });
         await first.playout.suspend({ reason: "overnight", until: null, campaigns: null, blackout: false, origin: tech });
-        const onAir = await nextStart(first, () => true);
+        const onAir = await nextStart(first, (a) => a.expectedLengthMs >= 1000);
         await sleep(400);
         stoppedAt = first.now();
         await first.playout.stop();
