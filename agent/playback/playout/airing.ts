@@ -86,7 +86,7 @@ export interface AiringContext {
   standIn: () => AiredFile | null;
   /** How much longer than its cut a cut item plays, as measured so far. */
   cutOverrunMs: number;
-  /** The item before it is a paid play: a fill after it may be all that separates two competitors. */
+  /** A paid play is just before or just after it: it is never left out (separation; never start a paid play early). */
   afterPaid?: boolean;
 }
 

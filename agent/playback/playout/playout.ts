@@ -290,7 +290,8 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
         rendition: (id) => shelf.get(id),
         standIn: () => shelf.standIn(),
         cutOverrunMs: this.overrun.cutMs,
-        afterPaid: previous?.kind === "paid" || previous?.kind === "now",
+        // Also before a paid play: better 400 ms late than early (early can be inside a suspension).
+        afterPaid: previous?.kind === "paid" || previous?.kind === "now" || next.nextPaidMs === next.nextStartMs,
       });
       if ("skip" in h) continue;
       if ("hold" in h) {
