@@ -60,8 +60,10 @@ export class OrderBook {
 
   /** Records the automatic resume of a suspension whose `until` has passed; true when it did. */
   expire(): boolean {
-    this.recompute();
-    const expired = this.state.expired;
+    // Checked every second: compare the live suspension's until with the clock rather than
+    // replaying every order event to learn the same.
+    const live = this.state.suspension;
+    const expired = this.state.expired ?? (live && live.until !== null && live.until <= this.deps.clock.wallMs() ? live : null);
     if (!expired) return false;
     this.record("resumed", resumedEvent(expired, { endedAt: expired.until ?? this.deps.clock.wallMs(), auto: true, by: "agent" }));
     return true;
