@@ -49,7 +49,12 @@ beforeEach(() => {
     brightness: () => ({
       setSchedule: async (windows: ScheduleDocument["brightness"], timezone: string) => void calls.push(`brightness ${JSON.stringify(windows)} ${timezone}`),
     }),
-    playout: () => ({ scheduleApplied: () => void calls.push(`playout v${store.current()?.document.version}`) }),
+    playout: () => ({
+      scheduleApplied: () => {
+        calls.push(`playout v${store.current()?.document.version}`);
+        return Promise.resolve({ version: store.current()?.document.version ?? null, onAir: true, rejected: [] });
+      },
+    }),
     log: silentLogger(),
   };
   const ledger = memoryLedger(events, { failAppends: () => failAppends });
@@ -99,10 +104,15 @@ describe("scheduleInForce", () => {
           throw new Error("bad zone");
         },
       }),
-      playout: () => ({ scheduleApplied: () => void seen.push("playout") }),
+      playout: () => ({
+        scheduleApplied: () => {
+          seen.push("playout");
+          return Promise.reject(new Error("playout stopped"));
+        },
+      }),
       log: silentLogger(),
     });
-    scheduleInForce(doc, { brightness: () => null, playout: () => null, log: silentLogger() });
+    await expect(scheduleInForce(doc, { brightness: () => null, playout: () => null, log: silentLogger() })).resolves.toEqual({ version: 8, onAir: true, rejected: [] });
     expect(seen).toEqual(["playout"]);
   });
 });

@@ -21,6 +21,13 @@ const START_WAIT_MS = 1500;
 const PLAYER_DIED = "mpv exited";
 const FLIGHT_CHECK_MS = 60_000;
 
+/** How a newly applied schedule came on air; `rejected` lists the creatives refused meanwhile. */
+export interface ScheduleTakeover {
+  version: number | null;
+  onAir: boolean;
+  rejected: Rejection[];
+}
+
 export interface OnAirDeps extends PlayoutDeps {
   clock: PlayoutClock;
   /** A new schedule took over (its creatives are ready): replan from the next boundary. */
@@ -38,6 +45,8 @@ export class OnAir {
   private readonly preparer: RenditionPreparer;
   private closed = new Set<string>();
   private lastFlightCheck = -Infinity;
+  /** Where the refusals of the schedule being prepared are gathered for its takeover report. */
+  private refusedNow: Rejection[] | null = null;
 
   constructor(private readonly deps: OnAirDeps) {
     this.preparer = new RenditionPreparer({ creatives: deps.creatives, log: deps.log, onRejected: (r) => this.rejected(r) });
@@ -61,23 +70,36 @@ export class OnAir {
     await Promise.race([shelf.done, new Promise((resolve) => setTimeout(resolve, START_WAIT_MS).unref())]);
   }
 
-  /** The store holds a new schedule: prepare it, then let it take over. */
-  scheduleApplied(): void {
+  /**
+   * The store holds a new schedule: prepare it, then let it take over. Resolves once it is on air
+   * (or at once when it already is), with the creatives that were refused on the way; `onAir`
+   * false when a newer schedule came before it was ready.
+   */
+  scheduleApplied(): Promise<ScheduleTakeover> {
     const next = this.deps.schedules.current();
-    if (!next || next.document.version === this.version) return;
+    if (!next) return Promise.resolve({ version: null, onAir: false, rejected: [] });
+    const version = next.document.version;
+    if (version === this.version && !this.pending) return Promise.resolve({ version, onAir: true, rejected: [] });
     const shelf = this.preparer.shelfFor(next.document, this.shelf);
+    const rejected: Rejection[] = [];
+    this.refusedNow = rejected;
+    const settled = (onAir: boolean): ScheduleTakeover => {
+      if (this.refusedNow === rejected) this.refusedNow = null;
+      return { version, onAir, rejected };
+    };
     if (!this.current) {
       this.adopt(next, shelf);
       this.deps.onSwitch();
-      return;
+      return shelf.done.then(() => settled(this.shelf === shelf));
     }
     this.pending = shelf;
-    this.deps.log.info({ version: next.document.version, playing: this.version }, "preparing the new schedule's creatives; the old one plays meanwhile");
-    void shelf.done.then(() => {
-      if (this.pending !== shelf) return; // a newer schedule came meanwhile
+    this.deps.log.info({ version, playing: this.version }, "preparing the new schedule's creatives; the old one plays meanwhile");
+    return shelf.done.then(() => {
+      if (this.pending !== shelf) return settled(false); // a newer schedule came meanwhile
       this.pending = null;
       this.adopt(next, shelf);
       this.deps.onSwitch();
+      return settled(true);
     });
   }
 
@@ -156,6 +178,7 @@ export class OnAir {
   }
 
   private rejected(r: Rejection): void {
+    this.refusedNow?.push(r);
     try {
       this.deps.ledger.event("creative.rejected", { creative: r.creative, sha256: r.sha256, reason: r.reason, message: r.message.slice(0, 500), scheduleVersion: this.pending?.doc.version ?? this.version });
     } catch (err) {

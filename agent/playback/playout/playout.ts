@@ -11,7 +11,7 @@ import type { PlayEntry } from "../../proofs/types.js";
 import type { DiscardedEvent, EndedEvent, StartedEvent } from "../player/index.js";
 import { handoverOf, type Airing } from "./airing.js";
 import { Interjections } from "./interjections.js";
-import { OnAir } from "./on-air.js";
+import { OnAir, type ScheduleTakeover } from "./on-air.js";
 import { OrderBook } from "./orders.js";
 import { OverrunGauge } from "./overrun.js";
 import { ClockJumpWatch } from "./clock-watch.js";
@@ -95,9 +95,9 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
     p.off("restarted", this.onRestarted);
   }
 
-  /** A schedule was applied: its creatives are prepared in the background, then it takes over. */
-  scheduleApplied(): void {
-    this.air.scheduleApplied();
+  /** A schedule was applied: its creatives are prepared in the background, then it takes over (resolves then). */
+  scheduleApplied(): Promise<ScheduleTakeover> {
+    return this.air.scheduleApplied();
   }
 
   // ---- live orders (PlayoutControl) ----
