@@ -62,12 +62,26 @@ function uptime(seconds: number): string {
   return d > 0 ? `${d} d ${h} h` : h > 0 ? `${h} h ${m} min` : `${m} min ${seconds % 60} s`;
 }
 
+function syncLine(sync: AgentStatus["sync"], host: AgentStatus["host"]): string {
+  if (!sync) return "not synced: no MQTT link runs";
+  const link = host?.linkConnected === false ? "link down" : "link connected";
+  const flight = sync.inFlight ? `, batch ${sync.inFlight.fromSeq}–${sync.inFlight.throughSeq} in flight` : "";
+  return `${link}, collector acked through seq ${sync.ackedThrough}, ${sync.unsynced} waiting${flight}`;
+}
+
+function hostLine(host: NonNullable<AgentStatus["host"]>): string {
+  const free = host.diskFreeBytes === null ? "disk free unknown" : `${(host.diskFreeBytes / 1024 ** 3).toFixed(1)} GiB free`;
+  return `${free}, clock ${host.clockSynced ? "synchronised" : "NOT synchronised"}`;
+}
+
 /** The status as aligned lines, without a trailing newline. */
 export function statusText(status: AgentStatus, zone: string): string {
   const rows: Array<[string, string]> = [
     ...playoutLines(status.playout, zone),
     ["controller", controllerLine(status.controller)],
     ["ledger", status.ledger === null ? "not open" : status.ledger.headSeq === null ? "empty" : `head seq ${status.ledger.headSeq}`],
+    ["proofs", syncLine(status.sync, status.host)],
+    ...(status.host ? [["host", hostLine(status.host)] as [string, string]] : []),
     ["agent", `up ${uptime(status.process.uptimeS)}, ${Math.round(status.process.rssBytes / 1024 / 1024)} MiB, as of ${localTime(status.at, zone)}`],
   ];
   return rows.map(([label, value]) => `${label.padEnd(LABEL_WIDTH)}${value}`).join("\n");

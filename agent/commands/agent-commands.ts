@@ -3,25 +3,34 @@
 import type { ControllerStatus } from "../drivers/types.js";
 import { noArgs, noteArgs, restartArgs } from "./args.js";
 import { defineCommand, need, nowMs, type Command } from "./definition.js";
-import type { CommandDeps, CommandOrigin, PlayoutStatus } from "./types.js";
+import type { CommandDeps, CommandOrigin, PlayoutStatus, ProofSyncStatus } from "./types.js";
 
-/** `status`: each part that is running says what it knows; a part that is not is null. */
+/**
+ * `status`, and the telemetry the MQTT link publishes (the same object): each part that is
+ * running says what it knows; a part that is not is null.
+ */
 export interface AgentStatus {
   at: string;
   playout: PlayoutStatus | null;
   controller: ControllerStatus | null;
   ledger: { headSeq: number | null } | null;
+  /** The proof outbox; null when no MQTT link runs. */
+  sync: ProofSyncStatus | null;
+  host: { diskFreeBytes: number | null; clockSynced: boolean; linkConnected: boolean | null } | null;
   process: { uptimeS: number; rssBytes: number };
 }
 
-async function agentStatus(deps: CommandDeps): Promise<AgentStatus> {
+export async function agentStatus(deps: CommandDeps): Promise<AgentStatus> {
   // Read side by side: a slow controller read must not hold up the playout's answer.
   const [playout, controller] = await Promise.all([deps.playout?.status() ?? null, deps.controller?.status() ?? null]);
+  const host = deps.host;
   return {
     at: new Date(nowMs(deps)).toISOString(),
     playout,
     controller,
     ledger: deps.ledger ? { headSeq: deps.ledger.head()?.seq ?? null } : null,
+    sync: deps.proofSync?.status() ?? null,
+    host: host ? { diskFreeBytes: host.diskFreeBytes(), clockSynced: host.clockSynced(), linkConnected: host.linkConnected() } : null,
     process: { uptimeS: Math.round(process.uptime()), rssBytes: process.memoryUsage.rss() },
   };
 }

@@ -2,7 +2,7 @@
 export * from "./types.js";
 export { ALL_COMMANDS, CommandRegistry, DEFAULT_COMMAND_TIMEOUT_MS, type RegistryOptions } from "./registry.js";
 export { defineCommand, type Command, type CommandSpec } from "./definition.js";
-export type { AgentStatus } from "./agent-commands.js";
+export { agentStatus, type AgentStatus } from "./agent-commands.js";
 export { MAX_SCREENSHOT_BYTES } from "./playout-commands.js";
 export { ControlSocketServer, type CommandExecutor, type ControlServerDeps } from "./server.js";
 export { ControlSocketError, SOCKET_MODE, type ControlSocketErrorCode } from "./socket-path.js";

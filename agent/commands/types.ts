@@ -146,9 +146,27 @@ export interface PlayoutControl {
 /** The player's rendered test patterns (agent/playback/creatives/patterns.ts). */
 export type PlayerPatternName = "bars" | "grid" | "white" | "red" | "green" | "blue" | "gradient";
 
+/** Where the proof outbox stands: what the collector acked, what waits, the batch in flight. */
+export interface ProofSyncStatus {
+  ackedThrough: number;
+  unsynced: number;
+  inFlight: { batch: string; fromSeq: number; throughSeq: number; sentAt: string } | null;
+}
+
 /** The link's proof sync (agent/link): push the outbox now, resolve when the collector acked. */
 export interface ProofSync {
   syncNow(): Promise<{ through: number }>;
+  status(): ProofSyncStatus;
+}
+
+/** The machine's own state, for status and telemetry. */
+export interface HostFacts {
+  /** Free bytes for the agent on the file system of its data directory; null when it cannot be read. */
+  diskFreeBytes(): number | null;
+  /** Was the wall clock synchronised (NTP) as of the last check. */
+  clockSynced(): boolean;
+  /** Is the MQTT link connected; null when no link is configured. */
+  linkConnected(): boolean | null;
 }
 
 /** The daemon itself: a clean exit that systemd turns into a restart. */
@@ -185,6 +203,7 @@ export interface CommandDeps {
   proofSync?: ProofSync;
   agent?: AgentLifecycle;
   schedule?: ScheduleLoader;
+  host?: HostFacts;
   log?: Logger;
   /** Wall clock, UTC ms; tests pin it. */
   now?: () => number;

@@ -19,6 +19,8 @@ const base: AgentStatus = {
   },
   controller,
   ledger: { headSeq: 4211 },
+  sync: { ackedThrough: 4200, unsynced: 11, inFlight: null },
+  host: { diskFreeBytes: 12 * 1024 ** 3, clockSynced: true, linkConnected: true },
   process: { uptimeS: 3 * 86_400 + 4 * 3600 + 120, rssBytes: 120 * 1024 * 1024 },
 };
 
@@ -33,16 +35,19 @@ describe("statusText", () => {
       "            creative cola-30 since 2026-12-01 18:00:00 +08:00",
       "controller  online, brightness 60 %, blackout off, 41 °C, faults temperature.high (card 0/0 at 81 °C)",
       "ledger      head seq 4211",
+      "proofs      link connected, collector acked through seq 4200, 11 waiting",
+      "host        12.0 GiB free, clock synchronised",
       "agent       up 3 d 4 h, 120 MiB, as of 2026-12-01 19:30:00 +08:00",
     ]);
   });
 
   it("says plainly when a part is not running or there is nothing", () => {
-    const idle: AgentStatus = { ...base, playout: null, controller: null, ledger: null, process: { uptimeS: 75, rssBytes: 0 } };
+    const idle: AgentStatus = { ...base, playout: null, controller: null, ledger: null, sync: null, host: null, process: { uptimeS: 75, rssBytes: 0 } };
     expect(statusText(idle, "UTC").split("\n")).toEqual([
       "on screen   unknown: the playout is not running",
       "controller  not running",
       "ledger      not open",
+      "proofs      not synced: no MQTT link runs",
       "agent       up 1 min 15 s, 0 MiB, as of 2026-12-01 11:30:00 +00:00",
     ]);
     const test: AgentStatus = {

@@ -34,7 +34,7 @@ function build(over: Partial<CommandDeps> = {}): CommandRegistry {
     controller,
     playout,
     brightness: { override: async (percent) => void controller.setBrightness(percent), clearOverride: async () => undefined },
-    proofSync: { syncNow: async () => ({ through: ++syncs }) },
+    proofSync: { syncNow: async () => ({ through: ++syncs }), status: () => ({ ackedThrough: syncs, unsynced: 0, inFlight: null }) },
     agent: { restart: (reason) => void restarts.push(reason) },
     now: () => NOW,
     ...over,
@@ -238,7 +238,7 @@ describe("results and the ledger", () => {
   });
 
   test("any other error is failed, one line", async () => {
-    const broken = build({ proofSync: { syncNow: () => Promise.reject(new Error("broker gone\nstack")) } });
+    const broken = build({ proofSync: { syncNow: () => Promise.reject(new Error("broker gone\nstack")), status: () => ({ ackedThrough: 0, unsynced: 0, inFlight: null }) } });
     expectError(await broken.execute("proofs.sync", {}, LOCAL), "failed", "broker gone");
   });
 
