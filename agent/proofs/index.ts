@@ -6,3 +6,4 @@ export { Ledger, LedgerError, LedgerReader, type Head, type LedgerDeps, type Led
 export { archiveLedger, checkLedgerIntegrity, ledgerInUse, openLedger, openLedgerReader, retireSigningRecord, type ArchivedLedger, type OpenedLedger } from "./open.js";
 export { streamLines, verifyFile, verifyLines, type VerifyFailure, type VerifyOptions, type VerifyResult, type VerifySuccess } from "./verify.js";
 export * from "./types.js";
+export { DEFAULT_OUTBOX_LIMITS, OutboxError, ProofOutbox, type AckOutcome, type AckRefusal, type InFlightBatch, type OutboxBatch, type OutboxLimits } from "./outbox.js";
