@@ -2,8 +2,7 @@
 // the files it names (password, CA, client certificate and key) are read here, once, so that a
 // missing or unreadable file stops the agent at start with the key and the file named, instead of
 // surfacing later as a refused connection in a reconnect loop.
-import type { Config } from "../config.js";
-import { ConfigError } from "../config.js";
+import { ConfigError, type Config } from "../config.js";
 import { readTrustedFile, TrustedFileError } from "../store/trusted-file.js";
 import type { BackoffPolicy } from "./backoff.js";
 import { screenTopic } from "./types.js";

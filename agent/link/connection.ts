@@ -9,15 +9,8 @@ import { performance } from "node:perf_hooks";
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient, type Packet } from "mqtt";
 import type { Logger } from "../log.js";
 import { Backoff, DEFAULT_BACKOFF } from "./backoff.js";
-import {
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  DEFAULT_KEEPALIVE_S,
-  DEFAULT_SESSION_EXPIRY_S,
-  DEFAULT_STABLE_AFTER_MS,
-  describeConnectionError,
-  describeReasonCode,
-  type ConnectionOptions,
-} from "./connection-options.js";
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE_S, DEFAULT_SESSION_EXPIRY_S, DEFAULT_STABLE_AFTER_MS, type ConnectionOptions } from "./connection-options.js";
+import { describeConnectionError, describeReasonCode } from "./connection-options.js";
 import type { LinkMessage, Publish, PublishOptions } from "./types.js";
 
 export interface ConnectedInfo {
@@ -89,7 +82,8 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   private readonly backoff: Backoff;
   private attempt: Attempt | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private version: 4 | 5 = 5;
+  /** What the next attempt asks for: 5 until a broker refused it. */
+  private attemptVersion: 4 | 5 = 5;
   private silentCloses = 0;
   private ready = false;
   private lastVersion: 4 | 5 | null = null;
@@ -166,11 +160,12 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       connectTimeout: connectTimeoutMs * 2,
       resubscribe: false,
       queueQoSZero: false,
-      ...(o.username === undefined ? {} : { username: o.username }),
-      ...(o.password === undefined ? {} : { password: o.password }),
-      ...(o.ca === undefined ? {} : { ca: o.ca }),
-      ...(o.cert === undefined ? {} : { cert: o.cert }),
-      ...(o.key === undefined ? {} : { key: o.key }),
+      username: o.username,
+      password: o.password,
+      // TLS: mqtt.js hands these to node:tls, which also checks the certificate names the URL's host.
+      ca: o.ca,
+      cert: o.cert,
+      key: o.key,
       // Never configurable: a screen that accepts any certificate can be steered by anyone on its path.
       rejectUnauthorized: true,
       will: { topic: o.will.topic, payload: Buffer.from(o.willPayload?.() ?? o.will.payload), qos: o.will.qos, retain: o.will.retain },
@@ -179,7 +174,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private connectNow(): void {
-    const protocolVersion = this.version;
+    const protocolVersion = this.attemptVersion;
     let client: MqttClient;
     try {
       client = this.connectFn(this.options.url, this.clientOptions(protocolVersion));
@@ -189,18 +184,8 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       return;
     }
     const attempt: Attempt = {
-      client,
-      protocolVersion,
-      transportUp: false,
-      connack: false,
-      refusal: null,
-      failure: null,
-      pending: new Set(),
-      held: [],
-      overflowed: false,
-      setupTimer: null,
-      readyAt: null,
-      closed: false,
+      client, protocolVersion, transportUp: false, connack: false, refusal: null, failure: null,
+      pending: new Set(), held: [], overflowed: false, setupTimer: null, readyAt: null, closed: false,
     };
     this.attempt = attempt;
     this.watch(attempt);
@@ -268,7 +253,9 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   private subscribe(attempt: Attempt): Promise<void> {
     const topics = Object.fromEntries(this.options.subscriptions.map((s) => [s.topic, { qos: s.qos }]));
     return new Promise((resolve, reject) => {
+      attempt.pending.add(reject);
       attempt.client.subscribe(topics, (err, granted) => {
+        attempt.pending.delete(reject);
         const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
         if (err || refused.length > 0) {
           const why = err ? describeConnectionError(err) : "refused";
@@ -333,13 +320,13 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
 
   /** Switches to 3.1.1 for this process when the broker refused 5; true when it did. */
   private maybeFallBack(attempt: Attempt, reason: string): boolean {
-    if (attempt.protocolVersion !== 5 || attempt.connack && attempt.refusal === null) return false;
+    if (attempt.protocolVersion !== 5 || (attempt.connack && attempt.refusal === null)) return false;
     const refusedVersion = attempt.refusal === 1 || attempt.refusal === 132;
     if (!refusedVersion) {
       this.silentCloses = attempt.transportUp && attempt.failure === null ? this.silentCloses + 1 : 0;
       if (this.silentCloses < SILENT_CLOSES_BEFORE_FALLBACK) return false;
     }
-    this.version = 4;
+    this.attemptVersion = 4;
     const why = refusedVersion ? reason : `the broker closed the connection before any CONNACK on ${SILENT_CLOSES_BEFORE_FALLBACK} MQTT 5 attempts in a row`;
     this.log.warn({ url: this.options.url, reason: why }, `the MQTT broker does not accept MQTT 5 (${why}): using MQTT 3.1.1 from now on, until the agent restarts`);
     return true;
@@ -359,7 +346,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     if (attempt === null || attempt.closed) return;
     if (wasReady) await this.publishOffline(attempt);
     this.ready = false;
-    await this.end(attempt);
+    await this.end(attempt, wasReady);
     this.log.info({ url: this.options.url }, "disconnected from the MQTT broker (stopped)");
     if (wasReady) this.emitSafely("disconnected", "stopped");
   }
@@ -373,9 +360,9 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  /** A clean DISCONNECT (so the broker does not send the will), or a cut socket when it hangs. */
-  private async end(attempt: Attempt): Promise<void> {
-    const ended = new Promise<void>((resolve) => attempt.client.end(false, {}, () => resolve()));
+  /** A clean DISCONNECT (so the broker does not send the will), or a cut socket when it hangs or was not up. */
+  private async end(attempt: Attempt, clean: boolean): Promise<void> {
+    const ended = new Promise<void>((resolve) => attempt.client.end(!clean, {}, () => resolve()));
     try {
       await withTimeout(ended, STOP_END_MS, "no clean disconnect");
     } catch {
@@ -401,11 +388,10 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
 }
 
 function toLinkMessage(packet: IPublishPacket, protocolVersion: 4 | 5): LinkMessage {
-  const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : Buffer.from(packet.payload);
   const props = protocolVersion === 5 ? packet.properties : undefined;
   return {
     topic: packet.topic,
-    payload,
+    payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
     retain: packet.retain,
     ...(props?.responseTopic === undefined ? {} : { responseTopic: props.responseTopic }),
     ...(props?.correlationData === undefined ? {} : { correlationData: Buffer.from(props.correlationData) }),
