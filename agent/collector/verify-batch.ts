@@ -1,0 +1,129 @@
+// The checks of a proof batch that need no stored state, cheapest first: the payload's size before
+// it is parsed, the envelope's shape, then entry by entry its shape, its screen, its place in the
+// batch and its signature. The first bad entry ends the batch: the entries before it go on to be
+// stored (and chained onto what is stored, store.ts), none after it.
+import type { KeyObject } from "node:crypto";
+import { verifyText } from "../crypto/index.js";
+import { entryTexts, sha256Hex } from "../proofs/entry.js";
+import { entryShapeProblem } from "../proofs/schema.js";
+import type { Entry } from "../proofs/types.js";
+import { SCREEN_ID, type ScreenKeySource } from "./keys.js";
+
+/** Largest batch payload read (bytes); checked before it is parsed. */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
+export const PROBLEM_KINDS = ["gap", "bad-signature", "broken-link", "conflict", "malformed", "unregistered-screen", "wrong-screen"] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+export interface Problem {
+  screen: string;
+  /** The entry it is about; null when about the batch as a whole. */
+  seq: number | null;
+  kind: ProblemKind;
+  detail: string;
+  /** For a gap: the last missing seq (seq is the first). */
+  toSeq?: number;
+}
+
+/** An entry that passed every check a batch alone allows, as it will be stored. */
+export interface CheckedEntry {
+  seq: number;
+  prev: string;
+  hash: string;
+  /** canonical(entry), the text its hash covers. */
+  body: string;
+}
+
+export interface CheckedBatch {
+  screen: string;
+  /** The batch id, when the envelope had one. */
+  batch: string | null;
+  /** The entries before the first bad one, ascending and contiguous. */
+  entries: CheckedEntry[];
+  /** Why the batch stops where it does, or null when every entry passed. */
+  problem: Problem | null;
+  /** The entries were checked against the screen's registered key (the envelope was sound and the key found). */
+  keyChecked: boolean;
+  /** The seq of the batch's first and last entries as sent (for reports: nothing is trusted from it). */
+  claimed: { fromSeq: number | null; throughSeq: number | null };
+}
+
+const UNCLAIMED = { fromSeq: null, throughSeq: null };
+
+function claimedSeq(raw: unknown): number | null {
+  return isObject(raw) && Number.isSafeInteger(raw.seq) ? (raw.seq as number) : null;
+}
+
+/** The screen a proofs topic is for: `led/v1/<screen>/proofs`, else null. */
+export function screenOfTopic(topic: string): string | null {
+  const m = /^led\/v1\/([^/]+)\/proofs$/.exec(topic);
+  return m ? m[1] : null;
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function refused(screen: string, batch: string | null, kind: ProblemKind, detail: string, claimed: CheckedBatch["claimed"] = UNCLAIMED): CheckedBatch {
+  return { screen, batch, entries: [], problem: { screen, seq: null, kind, detail }, keyChecked: false, claimed };
+}
+
+/** The envelope `{ batch, entries: [...] }`, or why it is not one. */
+function parseEnvelope(payload: Buffer): { batch: string; entries: unknown[] } | { batch: string | null; problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString("utf8"));
+  } catch {
+    return { batch: null, problem: "the payload is not JSON" };
+  }
+  if (!isObject(json)) return { batch: null, problem: "the payload is not a JSON object" };
+  const batch = typeof json.batch === "string" && json.batch.length > 0 && json.batch.length <= 200 ? json.batch : null;
+  if (batch === null) return { batch: null, problem: "batch is not a non-empty string of at most 200 characters" };
+  if (!Array.isArray(json.entries)) return { batch, problem: "entries is not an array" };
+  if (json.entries.length === 0) return { batch, problem: "entries is empty" };
+  return { batch, entries: json.entries };
+}
+
+/** Checks one entry against its screen, its place and its key; the entry as stored, or the problem. */
+function checkEntry(raw: unknown, screen: string, expectedSeq: number | null, key: KeyObject): CheckedEntry | Problem {
+  const claimed = claimedSeq(raw) ?? expectedSeq;
+  const shape = entryShapeProblem(raw);
+  if (shape) return { screen, seq: claimed, kind: "malformed", detail: `entry ${claimed ?? "?"}: ${shape}` };
+  const entry = raw as Entry;
+  if (entry.screen !== screen) {
+    return { screen, seq: entry.seq, kind: "wrong-screen", detail: `entry ${entry.seq} is from screen ${JSON.stringify(entry.screen)}, sent on screen ${screen}'s topic` };
+  }
+  if (expectedSeq !== null && entry.seq !== expectedSeq) {
+    return { screen, seq: entry.seq, kind: "malformed", detail: `seq ${entry.seq} follows seq ${expectedSeq - 1} in the batch (entries must be ascending and contiguous)` };
+  }
+  let texts: ReturnType<typeof entryTexts>;
+  try {
+    texts = entryTexts(entry);
+  } catch (err) {
+    return { screen, seq: entry.seq, kind: "malformed", detail: `entry ${entry.seq} cannot be canonicalised: ${(err as Error).message}` };
+  }
+  if (!verifyText(texts.unsigned, entry.sig, key)) {
+    return { screen, seq: entry.seq, kind: "bad-signature", detail: `entry ${entry.seq}'s signature does not verify with screen ${screen}'s registered key` };
+  }
+  return { seq: entry.seq, prev: entry.prev, hash: sha256Hex(texts.full), body: texts.full };
+}
+
+/** Checks a batch that arrived on `topic`; the entries that may be stored, and the first problem. */
+export function checkBatch(topic: string, payload: Buffer, keys: ScreenKeySource): CheckedBatch {
+  const screen = screenOfTopic(topic) ?? topic;
+  if (!SCREEN_ID.test(screen)) return refused(screen, null, "malformed", `the topic ${JSON.stringify(topic)} does not name a screen`);
+  if (payload.length > MAX_BATCH_BYTES) return refused(screen, null, "malformed", `the batch is ${payload.length} bytes, more than ${MAX_BATCH_BYTES}`);
+  const envelope = parseEnvelope(payload);
+  if ("problem" in envelope) return refused(screen, envelope.batch, "malformed", envelope.problem);
+  const claimed = { fromSeq: claimedSeq(envelope.entries[0]), throughSeq: claimedSeq(envelope.entries[envelope.entries.length - 1]) };
+  const found = keys.lookup(screen);
+  if (found.key === null) return refused(screen, envelope.batch, "unregistered-screen", found.reason, claimed);
+  const entries: CheckedEntry[] = [];
+  for (const raw of envelope.entries) {
+    const expected = entries.length > 0 ? entries[entries.length - 1].seq + 1 : null;
+    const checked = checkEntry(raw, screen, expected, found.key);
+    if ("kind" in checked) return { screen, batch: envelope.batch, entries, problem: checked, keyChecked: true, claimed };
+    entries.push(checked);
+  }
+  return { screen, batch: envelope.batch, entries, problem: null, keyChecked: true, claimed };
+}
