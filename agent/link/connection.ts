@@ -303,9 +303,9 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     const reason = attempt.failure ?? (attempt.transportUp ? "the broker closed the connection" : "the connection closed");
     for (const reject of attempt.pending) reject(new LinkDownError(`the connection was lost before the broker acknowledged: ${reason}`));
     attempt.pending.clear();
-    // Already acknowledged by mqtt.js: handed up rather than lost (a part's answer may fail, as for
-    // any message that arrives just before a drop).
-    if (!attempt.overflowed) this.handUpHeld(attempt);
+    // Held messages were acknowledged by mqtt.js: handed up rather than lost (a part's answer may
+    // fail, as for any message that arrives just before a drop).
+    this.handUpHeld(attempt);
     if (this.stopped) return;
     const fellBack = this.maybeFallBack(attempt, reason);
     if (attempt.readyAt !== null && performance.now() - attempt.readyAt >= (this.options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS)) this.backoff.reset();

@@ -57,24 +57,27 @@ interface Agent {
 const running: MqttConnection[] = [];
 const observers: MqttClient[] = [];
 
-function agent(
-  url: string,
-  screenId: string,
-  extra: Partial<ConnectionOptions> = {},
-  mqttConfig: Partial<NonNullable<Config["mqtt"]>> = {},
-  random?: () => number,
-): Agent {
+interface AgentSetup {
+  options?: Partial<ConnectionOptions>;
+  config?: Partial<NonNullable<Config["mqtt"]>>;
+  random?: () => number;
+  /** Done to each mqtt.js client as it is made. */
+  onClient?: (client: MqttClient) => void;
+}
+
+function agent(url: string, screenId: string, setup: AgentSetup = {}): Agent {
   const logs = captureLog();
   const clients: MqttClient[] = [];
   const versions: number[] = [];
-  const options = { ...connectionOptionsFromConfig({ url, ...mqttConfig }, screenId, "9.9.9"), backoff: { minMs: 50, maxMs: 500 }, ...extra };
+  const options = { ...connectionOptionsFromConfig({ url, ...setup.config }, screenId, "9.9.9"), backoff: { minMs: 50, maxMs: 500 }, ...setup.options };
   const connect = (u: string, o: IClientOptions): MqttClient => {
     versions.push(o.protocolVersion ?? 4);
     const client = mqtt.connect(u, o);
+    setup.onClient?.(client);
     clients.push(client);
     return client;
   };
-  const conn = new MqttConnection({ options, log: logs.log, random, connect: connect as typeof mqtt.connect });
+  const conn = new MqttConnection({ options, log: logs.log, random: setup.random, connect: connect as typeof mqtt.connect });
   const messages: LinkMessage[] = [];
   conn.on("message", (m) => messages.push(m));
   running.push(conn);
@@ -289,7 +292,7 @@ describe("MqttConnection against mosquitto", () => {
     const silent: Server = createServer((s) => sockets.push(s));
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
     const port = (silent.address() as { port: number }).port;
-    const a = agent(`mqtt://127.0.0.1:${port}`, "s7", { connectTimeoutMs: 200 });
+    const a = agent(`mqtt://127.0.0.1:${port}`, "s7", { options: { connectTimeoutMs: 200 } });
     a.conn.start();
     await waitFor("two timeouts", () => a.logs.lines.length >= 2);
     expect(a.logs.lines[0].reason).toBe("no CONNACK from the broker within 200 ms");
@@ -319,7 +322,7 @@ describe("MqttConnection when the broker goes away", () => {
   const topDraw = (): number => 0.999_999;
 
   it("reconnects with backoff after a kill; a connection that drops at once does not reset it", async () => {
-    const a = agent(broker.url, "k1", { stableAfterMs: 400 }, {}, topDraw);
+    const a = agent(broker.url, "k1", { options: { stableAfterMs: 400 }, random: topDraw });
     a.conn.start();
     await connected(a);
 
@@ -345,7 +348,7 @@ describe("MqttConnection when the broker goes away", () => {
   });
 
   it("starts the backoff afresh after a connection that stayed up longer than stableAfterMs", async () => {
-    const a = agent(broker.url, "k2", { stableAfterMs: 300 }, {}, topDraw);
+    const a = agent(broker.url, "k2", { options: { stableAfterMs: 300 }, random: topDraw });
     a.conn.start();
     await connected(a);
     await broker.kill();
@@ -380,6 +383,48 @@ describe("MqttConnection when the broker goes away", () => {
   });
 });
 
+/** Makes the first client's SUBSCRIBE go out only once `count` messages have arrived (or 5 s passed). */
+function holdSubscribeUntil(count: number): (client: MqttClient) => void {
+  let first = true;
+  return (client) => {
+    if (!first) return;
+    first = false;
+    let received = 0;
+    client.on("packetreceive", (packet) => void (packet.cmd === "publish" && received++));
+    const subscribe = client.subscribe.bind(client) as (...args: unknown[]) => MqttClient;
+    const deadline = Date.now() + 5000;
+    client.subscribe = ((...args: unknown[]) => {
+      const go = (): unknown => (received >= count || Date.now() > deadline ? subscribe(...args) : setTimeout(go, 5));
+      go();
+      return client;
+    }) as typeof client.subscribe;
+  };
+}
+
+describe("MqttConnection with a long queue waiting in its session", () => {
+  it("holds at most 1000 messages before 'connected'; the rest stay unacknowledged and arrive on the next connect", async () => {
+    const broker = await startMosquitto({ globalLines: ["allow_anonymous true", "max_queued_messages 5000", ...BROKER_USER] });
+    try {
+      const first = agent(broker.url, "q1");
+      first.conn.start();
+      await connected(first);
+      await first.conn.stop();
+      const ops = await observer(broker.url);
+      const sent = Array.from({ length: 1500 }, (_, i) => `m${i}`);
+      await Promise.all(sent.map((m) => ops.client.publishAsync("led/v1/q1/cmd", m, { qos: 1 })));
+
+      // The SUBSCRIBE waits until more than 1000 messages came in, however fast mosquitto is.
+      const again = agent(broker.url, "q1", { onClient: holdSubscribeUntil(1001) });
+      again.conn.start();
+      await waitFor("every queued message", () => new Set(again.messages.map((m) => m.payload.toString())).size === sent.length);
+      expect(again.logs.lines[0].reason).toBe("more than 1000 messages arrived before the subscriptions were confirmed");
+      expect(again.conn.connected).toBe(true);
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
 describe("MqttConnection with a user name and password", () => {
   let broker: Mosquitto;
   const { dir, cleanup } = tempDir("ledagent-mqtt-auth-");
@@ -399,7 +444,7 @@ describe("MqttConnection with a user name and password", () => {
   it("connects with the right password read from the password file", async () => {
     const passwordFile = join(dir, "good");
     writeFileSync(passwordFile, "right horse battery\n");
-    const a = agent(broker.url, "auth1", {}, { username: "screen-a", passwordFile });
+    const a = agent(broker.url, "auth1", { config: { username: "screen-a", passwordFile } });
     a.conn.start();
     expect((await connected(a)).protocolVersion).toBe(5);
   });
@@ -407,7 +452,7 @@ describe("MqttConnection with a user name and password", () => {
   it("logs 'not authorised' with the broker's code for a wrong password, and keeps trying on MQTT 5", async () => {
     const passwordFile = join(dir, "bad");
     writeFileSync(passwordFile, "wrong\n");
-    const a = agent(broker.url, "auth2", {}, { username: "screen-a", passwordFile });
+    const a = agent(broker.url, "auth2", { config: { username: "screen-a", passwordFile } });
     a.conn.start();
     await waitFor("two refusals", () => a.logs.lines.length >= 2);
     // mosquitto answers a wrong password with 135 (not authorised) rather than 134.
