@@ -76,6 +76,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const dataDir = join(dir, "data");
   mkdirSync(dataDir);
   const config = [
+    // Run as root (CI), mosquitto drops to its own user, which cannot write the persistence file
+    // into this private directory (nor read certificates kept there): stay root instead.
+    ...(process.getuid?.() === 0 ? ["user root"] : []),
     ...(options.persistence === false ? ["persistence false"] : ["persistence true", `persistence_location ${dataDir}/`, "autosave_interval 1"]),
     "log_dest stderr",
     "log_type error",

@@ -12,9 +12,6 @@ import { makeTestPki, type KeyPair, type TestPki } from "../helpers/test-ca.js";
 
 type LogLine = { msg: string; reason?: string };
 
-// Run as root (as CI does), mosquitto drops to its own user and could not write its persistence.
-const BROKER_USER = process.getuid?.() === 0 ? ["user root"] : [];
-
 let pki: TestPki;
 let broker: Mosquitto;
 /** A second listener on the same broker whose certificate names only other.invalid. */
@@ -26,7 +23,7 @@ beforeAll(async () => {
   wrongNamePort = await freePort();
   const tls = (server: KeyPair): string[] => [`cafile ${pki.ca}`, `certfile ${server.cert}`, `keyfile ${server.key}`, "require_certificate true", "use_identity_as_username true"];
   broker = await startMosquitto({
-    globalLines: ["allow_anonymous false", ...BROKER_USER],
+    globalLines: ["allow_anonymous false"],
     listenerLines: [...tls(pki.server), `listener ${wrongNamePort} 127.0.0.1`, ...tls(pki.wrongNameServer)],
   });
 });

@@ -41,10 +41,6 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): 
   }
 }
 
-// Run as root (as CI does), mosquitto drops to its own user and can then neither write its
-// persistence into the test's private directory nor read a password file there.
-const BROKER_USER = process.getuid?.() === 0 ? ["user root"] : [];
-
 interface Agent {
   conn: MqttConnection;
   /** Every mqtt.js client the connection made, and the protocol version each asked for. */
@@ -168,7 +164,7 @@ describe("connectionOptionsFromConfig", () => {
 describe("MqttConnection against mosquitto", () => {
   let broker: Mosquitto;
   beforeAll(async () => {
-    broker = await startMosquitto({ globalLines: ["allow_anonymous true", ...BROKER_USER] });
+    broker = await startMosquitto({ globalLines: ["allow_anonymous true"] });
   });
   afterAll(() => broker.close());
 
@@ -311,7 +307,7 @@ describe("MqttConnection against mosquitto", () => {
 describe("MqttConnection when the broker goes away", () => {
   let broker: Mosquitto;
   beforeAll(async () => {
-    broker = await startMosquitto({ globalLines: ["allow_anonymous true", ...BROKER_USER] });
+    broker = await startMosquitto({ globalLines: ["allow_anonymous true"] });
   });
   afterAll(() => broker.close());
   // A failed test may leave the broker dead; the next one starts with it running.
@@ -403,7 +399,7 @@ function holdSubscribeUntil(count: number): (client: MqttClient) => void {
 
 describe("MqttConnection with a long queue waiting in its session", () => {
   it("holds at most 1000 messages before 'connected'; the rest stay unacknowledged and arrive on the next connect", async () => {
-    const broker = await startMosquitto({ globalLines: ["allow_anonymous true", "max_queued_messages 5000", ...BROKER_USER] });
+    const broker = await startMosquitto({ globalLines: ["allow_anonymous true", "max_queued_messages 5000"] });
     try {
       const first = agent(broker.url, "q1");
       first.conn.start();
@@ -434,7 +430,7 @@ describe("MqttConnection with a user name and password", () => {
     if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
     chmodSync(dir, 0o755);
     chmodSync(passwords, 0o644);
-    broker = await startMosquitto({ globalLines: ["allow_anonymous false", `password_file ${passwords}`, ...BROKER_USER] });
+    broker = await startMosquitto({ globalLines: ["allow_anonymous false", `password_file ${passwords}`] });
   });
   afterAll(async () => {
     await broker.close();
@@ -506,7 +502,7 @@ describe("MqttConnection falling back to MQTT 3.1.1", () => {
   });
 
   it("after two MQTT 5 connections closed before any CONNACK (an old broker), reconnects on 4", async () => {
-    const broker = await startMosquitto({ globalLines: ["allow_anonymous true", ...BROKER_USER] });
+    const broker = await startMosquitto({ globalLines: ["allow_anonymous true"] });
     const proxy = await startRefusingProxy(broker.port);
     try {
       const a = agent(proxy.url, "f2");
