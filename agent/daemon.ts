@@ -2,16 +2,17 @@
 // as a list of services, started in order and stopped in reverse (agent/daemon/services.ts):
 //
 //   run directory → ledger → keep-alive and checkpoints → controller → controller status poller →
-//   brightness schedule → creatives → schedule → playout → commands → control socket
+//   brightness schedule → creatives → schedule → playout → commands → control socket → MQTT link
 //
 // It starts from the schedule stored on disk and needs no network. docs/daemon.md tells the whole
 // story: which services are optional, signals, exit codes, and what the ledger records.
 import type { AgentLifecycle } from "./commands/index.js";
 import type { Config } from "./config.js";
-import { commandServices, keepAliveService, runDirectoryService } from "./daemon/control-services.js";
+import { commandDeps, commandServices, keepAliveService, runDirectoryService } from "./daemon/control-services.js";
 import { deviceServices } from "./daemon/device-services.js";
 import { DeviceEventRecorder } from "./daemon/events.js";
 import { LedgerService, type StopReason } from "./daemon/ledger-service.js";
+import { linkService } from "./daemon/link-service.js";
 import { noParts, type DaemonParts } from "./daemon/parts.js";
 import { playbackServices } from "./daemon/playback-services.js";
 import { errorLine, ServiceStack, type Service, type StartReport, type StopReport } from "./daemon/services.js";
@@ -58,6 +59,7 @@ export class Daemon {
       ...deviceServices({ config, log, parts, recorder }),
       ...playbackServices({ config, log, parts, env: deps.env ?? process.env }),
       ...commandServices(control),
+      linkService({ config, log, parts, commandDeps: commandDeps(control) }),
     ];
     this.stack = new ServiceStack({
       services: this.services,

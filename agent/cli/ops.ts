@@ -5,9 +5,10 @@ import type { Command } from "commander";
 import { createKeyFiles, KeyError, loadPrivateKey, signCanonical } from "../crypto/index.js";
 import { validateDocument } from "../playback/schedule/index.js";
 import { action, CliError, readJsonFile, withOutput } from "./common.js";
+import { registerOpsLinkCommands } from "./ops-link.js";
 
 export function registerOpsCommands(program: Command): void {
-  const ops = program.command("ops").description("the ops side: keys and signed schedules (demos, tests, small fleets)");
+  const ops = program.command("ops").description("the ops side: keys, signed schedules and commands over MQTT, the reference collector (demos, tests, small fleets)");
   const keys = ops.command("keys").description("the ops key that signs schedules and commands");
   keys
     .command("init")
@@ -56,4 +57,5 @@ export function registerOpsCommands(program: Command): void {
         }
       }),
     );
+  registerOpsLinkCommands(ops);
 }

@@ -150,7 +150,8 @@ export type PlayerPatternName = "bars" | "grid" | "white" | "red" | "green" | "b
 export interface ProofSyncStatus {
   ackedThrough: number;
   unsynced: number;
-  inFlight: { batch: string; fromSeq: number; throughSeq: number; sentAt: string } | null;
+  /** sentAt null: recorded (to be sent again with its id) but not sent since this process started. */
+  inFlight: { batch: string; fromSeq: number; throughSeq: number; sentAt: string | null } | null;
 }
 
 /** The link's proof sync (agent/link): push the outbox now, resolve when the collector acked. */

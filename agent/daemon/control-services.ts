@@ -6,6 +6,7 @@ import { CommandRegistry, CONTROL_SOCKET_NAME, ControlSocketServer, type AgentLi
 import { clearSocketName } from "../commands/socket-path.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
+import { hostFacts } from "./link-service.js";
 import { required, type DaemonParts } from "./parts.js";
 import type { Service } from "./services.js";
 
@@ -61,7 +62,7 @@ export function keepAliveService(deps: ControlServicesDeps): Service {
 }
 
 /** The command registry's view of the parts: read at each call, so a part that is not running answers `unavailable`. */
-function commandDeps(deps: ControlServicesDeps): CommandDeps {
+export function commandDeps(deps: ControlServicesDeps): CommandDeps {
   const { parts } = deps;
   return {
     get ledger() {
@@ -79,6 +80,10 @@ function commandDeps(deps: ControlServicesDeps): CommandDeps {
     get schedule() {
       return parts.scheduleLoader ?? undefined;
     },
+    get proofSync() {
+      return parts.proofSync ?? undefined;
+    },
+    host: hostFacts(deps.config, parts),
     agent: deps.lifecycle,
     log: deps.log.child({ part: "commands" }),
   };
@@ -92,8 +97,10 @@ export function commandServices(deps: ControlServicesDeps): Service[] {
     name: "commands",
     async start() {
       registry = new CommandRegistry(commandDeps(deps));
+      deps.parts.commands = registry;
     },
     async stop() {
+      deps.parts.commands = null;
       registry = null;
     },
   };

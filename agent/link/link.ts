@@ -1,0 +1,234 @@
+// The MQTT link: one connection, and what travels over it (spec/mqtt-api.md). Deliveries are
+// routed by topic: `schedule` to the desired state, `cmd` to the command gate (then the command
+// registry), `proofs/ack` to the proof sync. The ledger is watched once a second: new entries
+// start a proof batch and raise alerts. Telemetry goes out every telemetryIntervalS, the signed
+// head after a sync drained (at most once a minute) and at least hourly. Nothing here is on the
+// playout's path: a dead broker costs the screen nothing.
+import type { Logger } from "pino";
+import type { AgentStatus, ProofSyncStatus } from "../commands/index.js";
+import type { Checkpoint } from "../proofs/types.js";
+import { AlertPublisher, alertOf, DiskWatch, type Alert } from "./alerts.js";
+import { ScheduleDesiredState, type ScheduleApplier } from "./schedule-state.js";
+import { screenTopic, type LinkMessage, type Publish } from "./types.js";
+
+export interface LinkConnection {
+  start(): void;
+  stop(): Promise<void>;
+  readonly connected: boolean;
+  publish: Publish;
+  on(event: "connected", listener: (info: { sessionPresent: boolean; protocolVersion: 4 | 5 }) => void): unknown;
+  on(event: "disconnected", listener: (reason: string) => void): unknown;
+  on(event: "message", listener: (message: LinkMessage) => void): unknown;
+}
+
+export interface LinkProofSync {
+  kick(): void;
+  onAck(payload: Buffer): void;
+  onConnected(): void;
+  onDisconnected(): void;
+  status(): ProofSyncStatus;
+  stop(): void;
+}
+
+/** The cmd/result payload: the registry's outcome with the command's id (and, for a replay, the first outcome). */
+export type CommandReply = ({ ok: true; result: unknown } | { ok: false; error: { code: string; message: string }; original?: unknown }) & { id: string | null };
+
+export interface LinkCommandGate {
+  handle(payload: Buffer): Promise<CommandReply>;
+  /** Removes command ids past their keeping time (hourly). */
+  prune(): void;
+  /** Waits for running commands and records what it still owes the ledger. */
+  stop(): Promise<void>;
+}
+
+export interface LinkLedger {
+  head(): { seq: number } | null;
+  rows(fromSeq: number, toSeq: number): Iterable<{ seq: number; body: string }>;
+  latestCheckpoint(): Checkpoint | null;
+  checkpoint(): Checkpoint;
+}
+
+export interface LinkDeps {
+  screenId: string;
+  connection: LinkConnection;
+  schedules: ScheduleApplier;
+  gate: LinkCommandGate;
+  proofSync: LinkProofSync;
+  ledger: LinkLedger;
+  /** The status command's object, which is also the telemetry. */
+  status: () => Promise<AgentStatus>;
+  telemetryIntervalS: number;
+  log: Logger;
+  now?: () => number;
+  /** disk.low under this many free bytes (default 1 GiB). */
+  diskLowBytes?: number;
+  /** How often the ledger is watched for new entries (default 1 s). */
+  tailIntervalMs?: number;
+}
+
+const HOUR_MS = 3_600_000;
+const HEAD_AFTER_SYNC_MIN_MS = 60_000;
+/** Entries read from the ledger per watch tick: a huge jump is worked off over several ticks. */
+const TAIL_ROWS_PER_TICK = 2000;
+
+export class Link {
+  private readonly schedule: ScheduleDesiredState;
+  private readonly alerts: AlertPublisher;
+  private readonly disk: DiskWatch;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private tailSeq = 0;
+  private headPublished = { seq: 0, atMs: -Infinity };
+  private stopped = false;
+  /** Commands being handled: their results go out before the connection closes (agent.restart's too). */
+  private readonly answering = new Set<Promise<void>>();
+
+  constructor(private readonly deps: LinkDeps) {
+    const publish: Publish = (topic, payload, options) => deps.connection.publish(topic, payload, options);
+    this.schedule = new ScheduleDesiredState({ screenId: deps.screenId, schedules: deps.schedules, publish, log: deps.log, now: deps.now });
+    this.alerts = new AlertPublisher({ screenId: deps.screenId, publish, connected: () => deps.connection.connected, log: deps.log });
+    this.disk = new DiskWatch(deps.diskLowBytes ?? 1024 ** 3);
+  }
+
+  get connected(): boolean {
+    return this.deps.connection.connected;
+  }
+
+  start(): void {
+    const c = this.deps.connection;
+    this.tailSeq = this.deps.ledger.head()?.seq ?? 0;
+    c.on("connected", () => void this.onConnected());
+    c.on("disconnected", () => this.deps.proofSync.onDisconnected());
+    c.on("message", (m) => void this.onMessage(m));
+    this.every(this.deps.tailIntervalMs ?? 1000, () => this.watchLedger());
+    this.every(this.deps.telemetryIntervalS * 1000, () => void this.publishTelemetry());
+    this.every(HOUR_MS, () => {
+      this.publishHead(this.signHead());
+      this.deps.gate.prune();
+    });
+    c.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.schedule.stop();
+    this.deps.proofSync.stop();
+    await this.deps.gate.stop();
+    await Promise.allSettled([...this.answering]);
+    await this.deps.connection.stop();
+  }
+
+  private every(ms: number, tick: () => void): void {
+    const timer = setInterval(() => {
+      try {
+        tick();
+      } catch (err) {
+        this.deps.log.error({ err }, "a link task failed; it runs again at its next turn");
+      }
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private async onConnected(): Promise<void> {
+    this.deps.proofSync.onConnected();
+    await this.schedule.onConnected();
+    await this.alerts.flush();
+    this.publishHead(this.deps.ledger.latestCheckpoint());
+    await this.publishTelemetry();
+  }
+
+  private async onMessage(message: LinkMessage): Promise<void> {
+    const leaf = message.topic.slice(`led/v1/${this.deps.screenId}/`.length);
+    try {
+      if (leaf === "schedule") await this.schedule.onMessage(message);
+      else if (leaf === "cmd") await this.answer(message);
+      else if (leaf === "proofs/ack") this.deps.proofSync.onAck(message.payload);
+      else this.deps.log.debug({ topic: message.topic }, "a message on a topic the agent does not take; ignored");
+    } catch (err) {
+      this.deps.log.error({ err, topic: message.topic }, "a delivery could not be handled");
+    }
+  }
+
+  private async answer(message: LinkMessage): Promise<void> {
+    const answering = this.onCommand(message);
+    this.answering.add(answering);
+    try {
+      await answering;
+    } finally {
+      this.answering.delete(answering);
+    }
+  }
+
+  private async onCommand(message: LinkMessage): Promise<void> {
+    const reply = await this.deps.gate.handle(message.payload);
+    const own = `led/v1/${this.deps.screenId}/`;
+    // The response topic is not covered by the signature: only one inside this screen's own subtree is honoured.
+    const toResponseTopic = message.responseTopic !== undefined && message.responseTopic.startsWith(own) && !/[+#\0]/.test(message.responseTopic);
+    const topic = toResponseTopic ? (message.responseTopic as string) : screenTopic(this.deps.screenId, "cmd/result");
+    try {
+      await this.deps.connection.publish(topic, JSON.stringify(reply), { qos: 1, ...(toResponseTopic && message.correlationData ? { correlationData: message.correlationData } : {}) });
+    } catch (err) {
+      // The command ran (or was refused) all the same; a sender that re-sends it is told `replayed` with this outcome.
+      this.deps.log.warn({ err: (err as Error).message, id: reply.id }, "a command's result could not be sent: the link is down");
+    }
+  }
+
+  /** New ledger entries: a proof batch is due, and some of them are alerts. */
+  private watchLedger(): void {
+    const head = this.deps.ledger.head()?.seq ?? 0;
+    if (head > this.tailSeq) {
+      const through = Math.min(head, this.tailSeq + TAIL_ROWS_PER_TICK);
+      for (const row of this.deps.ledger.rows(this.tailSeq + 1, through)) {
+        const alert = alertOf(JSON.parse(row.body) as Parameters<typeof alertOf>[0]);
+        if (alert) this.alerts.add(alert);
+      }
+      this.tailSeq = through;
+      this.deps.proofSync.kick();
+    }
+    this.headAfterSync();
+  }
+
+  /** "After each sync": once the outbox is empty and the collector acked past the last head sent. */
+  private headAfterSync(): void {
+    const sync = this.deps.proofSync.status();
+    const now = (this.deps.now ?? Date.now)();
+    if (sync.unsynced > 0 || sync.ackedThrough <= this.headPublished.seq || now - this.headPublished.atMs < HEAD_AFTER_SYNC_MIN_MS) return;
+    this.publishHead(this.signHead());
+  }
+
+  private signHead(): Checkpoint | null {
+    try {
+      return this.deps.ledger.checkpoint();
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, "no signed head to publish");
+      return null;
+    }
+  }
+
+  private publishHead(head: Checkpoint | null): void {
+    if (!head || !this.deps.connection.connected) return;
+    this.headPublished = { seq: head.seq, atMs: (this.deps.now ?? Date.now)() };
+    this.deps.connection.publish(screenTopic(this.deps.screenId, "proofs/head"), JSON.stringify(head), { qos: 1, retain: true }).catch((err: unknown) => {
+      this.headPublished = { seq: 0, atMs: -Infinity };
+      this.deps.log.warn({ err: (err as Error).message }, "the signed head was not published; it goes out at the next turn");
+    });
+  }
+
+  private async publishTelemetry(): Promise<void> {
+    if (this.stopped) return;
+    let status: AgentStatus;
+    try {
+      status = await this.deps.status();
+    } catch (err) {
+      this.deps.log.error({ err }, "telemetry could not be gathered");
+      return;
+    }
+    const low: Alert | null = this.disk.check(status.host?.diskFreeBytes ?? null, status.at);
+    if (low) this.alerts.add(low);
+    if (!this.deps.connection.connected) return;
+    this.deps.connection.publish(screenTopic(this.deps.screenId, "telemetry"), JSON.stringify(status), { qos: 0 }).catch((err: unknown) => {
+      this.deps.log.debug({ err: (err as Error).message }, "telemetry not sent");
+    });
+  }
+}

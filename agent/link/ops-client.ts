@@ -1,0 +1,163 @@
+// The ops side of the MQTT API, for `ledagent ops push-schedule | cmd`, tests and benchmarks: it
+// publishes a signed schedule (retained) and waits for the screen's schedule/status on it, and
+// sends a signed command and waits for its result: on MQTT 5 at a response topic of its own inside
+// the screen's subtree with correlation data, else on cmd/result matched by command id.
+import { randomUUID } from "node:crypto";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { CommandEnvelope } from "./command-envelope.js";
+import type { CommandReply } from "./link.js";
+import type { ScheduleStatus } from "./schedule-state.js";
+import { screenTopic } from "./types.js";
+
+export interface OpsClientOptions {
+  url: string;
+  username?: string;
+  password?: Buffer;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  connectTimeoutMs?: number;
+}
+
+export class OpsClientError extends Error {
+  constructor(
+    message: string,
+    readonly code: "timeout" | "connect" | "rejected",
+  ) {
+    super(message);
+    this.name = "OpsClientError";
+  }
+}
+
+function refusesVersion5(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 1 || code === 132 || /unacceptable protocol version|unsupported protocol version/i.test((err as Error).message ?? "");
+}
+
+/** Connects with MQTT 5, and with 3.1.1 when the broker refuses 5. */
+export async function connectOps(options: OpsClientOptions): Promise<OpsClient> {
+  const base: IClientOptions = {
+    clientId: `ledagent-ops-${randomUUID().slice(0, 8)}`,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: options.connectTimeoutMs ?? 10_000,
+    ...(options.username === undefined ? {} : { username: options.username }),
+    ...(options.password === undefined ? {} : { password: options.password }),
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.cert ? { cert: options.cert } : {}),
+    ...(options.key ? { key: options.key } : {}),
+    rejectUnauthorized: true,
+  };
+  try {
+    return new OpsClient(await mqtt.connectAsync(options.url, { ...base, protocolVersion: 5 }), 5);
+  } catch (err) {
+    if (!refusesVersion5(err)) throw new OpsClientError(`cannot connect to ${options.url}: ${(err as Error).message}`, "connect");
+    try {
+      return new OpsClient(await mqtt.connectAsync(options.url, { ...base, protocolVersion: 4 }), 4);
+    } catch (again) {
+      throw new OpsClientError(`cannot connect to ${options.url}: ${(again as Error).message}`, "connect");
+    }
+  }
+}
+
+/** Resolves with the first message on `topic` that `accept` takes, or rejects after `timeoutMs`. */
+function waitFor<T>(client: MqttClient, topic: string, timeoutMs: number, accept: (payload: Buffer, packet: { properties?: { correlationData?: Buffer } }) => T | null, what: string): { result: Promise<T>; ready: Promise<void> } {
+  let settle: (() => void) | null = null;
+  const result = new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      settle?.();
+      reject(new OpsClientError(`no ${what} within ${Math.round(timeoutMs / 1000)} s (is the screen's agent connected?)`, "timeout"));
+    }, timeoutMs);
+    const onMessage = (t: string, payload: Buffer, packet: { properties?: { correlationData?: Buffer } }): void => {
+      if (t !== topic) return;
+      let value: T | null = null;
+      try {
+        value = accept(payload, packet);
+      } catch {
+        value = null; // someone else's garbage on the topic: keep waiting
+      }
+      if (value === null) return;
+      settle?.();
+      resolve(value);
+    };
+    settle = () => {
+      clearTimeout(timer);
+      client.off("message", onMessage);
+    };
+    client.on("message", onMessage);
+  });
+  const ready = client.subscribeAsync(topic, { qos: 1 }).then(() => undefined);
+  return { result, ready };
+}
+
+export class OpsClient {
+  constructor(
+    readonly client: MqttClient,
+    readonly protocolVersion: 4 | 5,
+  ) {}
+
+  /**
+   * Publishes the envelope retained on the screen's `schedule` topic and waits for the
+   * schedule/status of that version that is final (applied or rejected); `onPending` hears
+   * pending-creatives on the way.
+   */
+  async pushSchedule(envelopeText: string, screen: string, version: number, opts: { timeoutMs: number; onPending?: (s: ScheduleStatus) => void }): Promise<ScheduleStatus> {
+    const startedAt = Date.now();
+    const { result, ready } = waitFor(
+      this.client,
+      screenTopic(screen, "schedule/status"),
+      opts.timeoutMs,
+      (payload) => {
+        const s = JSON.parse(payload.toString("utf8")) as ScheduleStatus;
+        // A retained status from before this push says nothing about it.
+        if (Date.parse(s.at) < startedAt - 1000) return null;
+        if (s.state === "pending-creatives") {
+          if (s.version === version) opts.onPending?.(s);
+          return null;
+        }
+        return s.version === version || s.state === "rejected" ? s : null;
+      },
+      `schedule/status for version ${version}`,
+    );
+    await ready;
+    await this.client.publishAsync(screenTopic(screen, "schedule"), envelopeText, { qos: 1, retain: true });
+    return result;
+  }
+
+  /** Sends a signed command and waits for its result. */
+  async command(envelope: CommandEnvelope, opts: { timeoutMs: number }): Promise<CommandReply> {
+    const screen = envelope.command.screen;
+    const id = envelope.command.id;
+    if (this.protocolVersion === 5) {
+      const responseTopic = `${screenTopic(screen, "cmd/result")}/${(this.client.options.clientId ?? "ops").replace(/[^A-Za-z0-9._-]/g, "_")}`;
+      const correlation = Buffer.from(id, "utf8");
+      const { result, ready } = waitFor(
+        this.client,
+        responseTopic,
+        opts.timeoutMs,
+        (payload, packet) => (packet.properties?.correlationData?.equals(correlation) ? (JSON.parse(payload.toString("utf8")) as CommandReply) : null),
+        `result for command ${id}`,
+      );
+      await ready;
+      await this.client.publishAsync(screenTopic(screen, "cmd"), JSON.stringify(envelope), { qos: 1, properties: { responseTopic, correlationData: correlation } });
+      return result;
+    }
+    const { result, ready } = waitFor(
+      this.client,
+      screenTopic(screen, "cmd/result"),
+      opts.timeoutMs,
+      (payload) => {
+        const reply = JSON.parse(payload.toString("utf8")) as CommandReply;
+        return reply.id === id ? reply : null;
+      },
+      `result for command ${id}`,
+    );
+    await ready;
+    await this.client.publishAsync(screenTopic(screen, "cmd"), JSON.stringify(envelope), { qos: 1 });
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.client.endAsync();
+  }
+}
