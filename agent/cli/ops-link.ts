@@ -3,10 +3,10 @@
 // key signs what is sent, exactly as a backend would.
 import type { Command } from "commander";
 import { KeyError, loadPrivateKey, signCanonical } from "../crypto/index.js";
-import { newCommand, signCommand } from "../link/command-envelope.js";
+import { newCommand, signCommand, type CommandEnvelope } from "../link/command-envelope.js";
 import { connectOps, OpsClientError, type OpsClient, type OpsClientOptions } from "../link/ops-client.js";
 import { readTrustedFile } from "../store/trusted-file.js";
-import { action, CliError, intOption, readJsonFile } from "./common.js";
+import { action, CliError, intOption, readJsonFile, withOutput } from "./common.js";
 
 export interface BrokerFlags {
   url?: string;
@@ -115,6 +115,27 @@ export function parseCommandArgs(pairs: readonly string[], json: string | undefi
   return args;
 }
 
+type CmdFlags = BrokerFlags & { screen?: string; key?: string; args?: string; validFor: string; timeout: string; id?: string; save?: string; envelope?: string };
+
+function signedCommand(name: string, pairs: string[], o: CmdFlags): CommandEnvelope {
+  if (!o.screen || !o.key) throw new CliError("--screen and --key are needed to sign a command (or --envelope F to send one signed before)", 2);
+  const args = parseCommandArgs(pairs, o.args);
+  let body;
+  try {
+    body = newCommand({ screen: o.screen, name, args, validForS: intOption("valid-for", o.validFor, 1, 7 * 86_400), ...(o.id ? { id: o.id } : {}) });
+  } catch (err) {
+    throw new CliError((err as Error).message, 2);
+  }
+  return signCommand(body, opsPrivateKey(o.key));
+}
+
+function savedEnvelope(file: string, name: string): CommandEnvelope {
+  const raw = readJsonFile(file, "command envelope") as Partial<CommandEnvelope> | null;
+  if (typeof raw?.command?.name !== "string" || typeof raw.sig !== "string") throw new CliError(`${file}: not a signed command envelope`, 2);
+  if (raw.command.name !== name) throw new CliError(`${file} holds a ${raw.command.name} command, not ${name}`, 2);
+  return raw as CommandEnvelope;
+}
+
 export function registerOpsLinkCommands(ops: Command): void {
   withBrokerFlags(ops.command("push-schedule"))
     .description("publish a signed schedule (retained) to the screen's schedule topic and wait until it is applied or rejected")
@@ -138,26 +159,22 @@ export function registerOpsLinkCommands(ops: Command): void {
     .description("send a signed command to a screen and print its result (exit 1 when it was refused or failed)")
     .argument("<name>", "status, brightness.set, screen.blackout, suspend, resume, takedown, play.now, proofs.sync, screenshot, controller.status, agent.restart")
     .argument("[args...]", "key=value pairs (values read as JSON where they parse: percent=60 on=true)")
-    .requiredOption("--screen <id>", "the screen's id")
-    .requiredOption("--key <file>", "the ops private key")
+    .option("--screen <id>", "the screen's id (needed unless --envelope)")
+    .option("--key <file>", "the ops private key (needed unless --envelope)")
     .option("--args <json>", "the args as one JSON object (key=value pairs are added to it)")
     .option("--valid-for <s>", "how long the command stays valid", "300")
     .option("--timeout <s>", "how long to wait for the result", "60")
     .option("--id <id>", "the command id (default a random UUID)")
+    .option("--save <file>", "also write the signed envelope here (to send it again with --envelope)")
+    .option("--envelope <file>", "send this signed envelope exactly as it is (a resend); NAME must be its name")
     .action(
-      action(async (name: string, pairs: string[], o: BrokerFlags & { screen: string; key: string; args?: string; validFor: string; timeout: string; id?: string }) => {
-        const args = parseCommandArgs(pairs, o.args);
-        let body;
-        try {
-          body = newCommand({ screen: o.screen, name, args, validForS: intOption("valid-for", o.validFor, 1, 7 * 86_400), ...(o.id ? { id: o.id } : {}) });
-        } catch (err) {
-          throw new CliError((err as Error).message, 2);
-        }
-        const envelope = signCommand(body, opsPrivateKey(o.key));
+      action(async (name: string, pairs: string[], o: CmdFlags) => {
+        const envelope = o.envelope ? savedEnvelope(o.envelope, name) : signedCommand(name, pairs, o);
+        if (o.save) await withOutput(o.save, (stream) => void stream.write(`${JSON.stringify(envelope)}\n`), 0o600);
         const timeoutMs = intOption("timeout", o.timeout, 1, 86_400) * 1000;
         const reply = await withOps(o, (client) => client.command(envelope, { timeoutMs }));
         process.stdout.write(`${JSON.stringify(reply)}\n`);
-        if (!reply.ok) throw new CliError(`${name} refused by ${o.screen}: ${reply.error.code}: ${reply.error.message}`);
+        if (!reply.ok) throw new CliError(`${name} refused by ${envelope.command.screen}: ${reply.error.code}: ${reply.error.message}`);
       }),
     );
 }

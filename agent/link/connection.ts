@@ -33,6 +33,9 @@ export interface MqttConnectionDeps {
 }
 
 /** publish() while the link is down, or a connection lost before the broker acknowledged. */
+/** The largest packet the agent accepts on MQTT 5: a 4 MiB schedule envelope and its headers. */
+export const MAX_INCOMING_PACKET_BYTES = 4 * 1024 * 1024 + 64 * 1024;
+
 export class LinkDownError extends Error {
   constructor(message: string) {
     super(message);
@@ -169,7 +172,9 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       // Never configurable: a screen that accepts any certificate can be steered by anyone on its path.
       rejectUnauthorized: true,
       will: { topic: o.will.topic, payload: Buffer.from(o.willPayload?.() ?? o.will.payload), qos: o.will.qos, retain: o.will.retain },
-      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: o.sessionExpiryS ?? DEFAULT_SESSION_EXPIRY_S } } : {}),
+      // maximumPacketSize: the broker drops anything bigger for us (MQTT 5) rather than making this
+      // process buffer it; the largest thing the agent takes is a 4 MiB schedule envelope.
+      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: o.sessionExpiryS ?? DEFAULT_SESSION_EXPIRY_S, maximumPacketSize: MAX_INCOMING_PACKET_BYTES } } : {}),
     };
   }
 
