@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { ScreenKeySource } from "./keys.js";
 import type { CollectorStore } from "./store.js";
 import { checkBatch, type Problem } from "./verify-batch.js";
+import { VerifyPool, type SignatureVerifier } from "./verify-pool.js";
 
 /** One batch's outcome, as a CLI prints it. */
 export interface BatchReport {
@@ -31,10 +32,10 @@ export interface AckMessage {
 
 /** Verify, store, and say what to ack: the collector's work on one batch, without MQTT. */
 export class BatchProcessor {
-  constructor(private readonly deps: { store: CollectorStore; keys: ScreenKeySource }) {}
+  constructor(private readonly deps: { store: CollectorStore; keys: ScreenKeySource; verifier?: SignatureVerifier }) {}
 
-  process(topic: string, payload: Buffer): { report: BatchReport; ack: AckMessage | null } {
-    const checked = checkBatch(topic, payload, this.deps.keys);
+  async process(topic: string, payload: Buffer): Promise<{ report: BatchReport; ack: AckMessage | null }> {
+    const checked = await checkBatch(topic, payload, this.deps.keys, this.deps.verifier);
     const report: BatchReport = {
       screen: checked.screen,
       batch: checked.batch,
@@ -77,6 +78,8 @@ export interface CollectorDeps {
   store: CollectorStore;
   keys: ScreenKeySource;
   log: Logger;
+  /** Checks signatures; default: a pool of worker threads the collector owns. */
+  verifier?: SignatureVerifier;
   onBatch?: (report: BatchReport) => void;
   /** mqtt.connect, or a stand-in. */
   connect?: typeof mqtt.connect;
@@ -99,6 +102,8 @@ export function defaultCollectorClientId(group?: string): string {
 
 export class Collector {
   private readonly processor: BatchProcessor;
+  /** The pool this collector made (and closes), when none was given. */
+  private readonly ownPool: VerifyPool | null;
   private readonly subscription: string;
   private readonly clientId: string;
   private client: MqttClient | null = null;
@@ -108,7 +113,8 @@ export class Collector {
   private subscribed: { resolve: (v: { protocolVersion: 4 | 5 }) => void; reject: (e: Error) => void } | null = null;
 
   constructor(private readonly deps: CollectorDeps) {
-    this.processor = new BatchProcessor({ store: deps.store, keys: deps.keys });
+    this.ownPool = deps.verifier ? null : new VerifyPool();
+    this.processor = new BatchProcessor({ store: deps.store, keys: deps.keys, verifier: deps.verifier ?? this.ownPool ?? undefined });
     this.subscription = proofsSubscription(deps.options.group);
     this.clientId = deps.options.clientId ?? defaultCollectorClientId(deps.options.group);
   }
@@ -128,8 +134,8 @@ export class Collector {
     this.subscribed = null;
     const client = this.client;
     this.client = null;
-    if (!client) return;
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve())).catch(() => undefined);
+    if (client) await new Promise<void>((resolve) => client.end(false, {}, () => resolve())).catch(() => undefined);
+    await this.ownPool?.close().catch(() => undefined);
   }
 
   private clientOptions(): IClientOptions {
@@ -160,7 +166,12 @@ export class Collector {
       this.deps.log.info({ protocolVersion: this.version, sessionPresent: connack.sessionPresent }, "collector connected");
       this.subscribe(client);
     });
-    client.on("message", (topic, payload) => this.onMessage(topic, payload));
+    // mqtt.js handles the next packet only once this calls back, and acknowledges a QoS 1
+    // delivery to the broker then: batches are taken one at a time in arrival order, and a batch
+    // is PUBACKed only after it was committed (a collector killed before that gets it again).
+    client.handleMessage = (packet, done) => {
+      void this.onMessage(client, packet.topic, Buffer.from(packet.payload)).finally(() => done());
+    };
     client.on("error", (err) => {
       const code = (err as { code?: unknown }).code;
       if (!connacked && this.version === 5 && (code === 1 || code === 132)) this.fallBack(client, `the broker refused MQTT 5 (${err.message})`);
@@ -195,20 +206,18 @@ export class Collector {
     });
   }
 
-  // Synchronous: messages are handled one at a time in arrival order, and mqtt.js acknowledges a
-  // QoS 1 delivery to the broker only after this returns, so after the batch was committed.
-  private onMessage(topic: string, payload: Buffer): void {
-    let result: ReturnType<BatchProcessor["process"]>;
+  private async onMessage(client: MqttClient, topic: string, payload: Buffer): Promise<void> {
+    let result: Awaited<ReturnType<BatchProcessor["process"]>>;
     try {
-      result = this.processor.process(topic, payload);
+      result = await this.processor.process(topic, payload);
     } catch (err) {
       // Nothing acked: the agent sends the batch again after its timeout.
       this.deps.log.error({ err, topic }, "a proof batch could not be stored");
       return;
     }
     const { report, ack } = result;
-    if (ack && this.client) {
-      this.client.publish(ack.topic, ack.payload, { qos: 1 }, (err) => {
+    if (ack) {
+      client.publish(ack.topic, ack.payload, { qos: 1 }, (err) => {
         if (err) this.deps.log.warn({ err: err.message, topic: ack.topic }, "proofs/ack not published; the agent sends the batch again");
       });
     }

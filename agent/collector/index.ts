@@ -3,3 +3,4 @@ export { BatchProcessor, Collector, COLLECTOR_SESSION_EXPIRY_S, defaultCollector
 export { SCREEN_ID, ScreenKeys, type KeyLookup, type ScreenKeySource } from "./keys.js";
 export { CollectorStore, collectorMigrations, type Gap, type RecordedProblem, type ScreenReport, type ScreenSummary, type StoreOutcome } from "./store.js";
 export { checkBatch, MAX_BATCH_BYTES, PROBLEM_KINDS, screenOfTopic, type CheckedBatch, type CheckedEntry, type Problem, type ProblemKind } from "./verify-batch.js";
+export { inlineVerifier, VerifyPool, type SignatureVerifier, type SignedText } from "./verify-pool.js";

@@ -1,13 +1,12 @@
 // The checks of a proof batch that need no stored state, cheapest first: the payload's size before
-// it is parsed, the envelope's shape, then entry by entry its shape, its screen, its place in the
-// batch and its signature. The first bad entry ends the batch: the entries before it go on to be
-// stored (and chained onto what is stored, store.ts), none after it.
-import type { KeyObject } from "node:crypto";
-import { verifyText } from "../crypto/index.js";
+// it is parsed, the envelope's shape, then entry by entry its shape, its screen and its place in
+// the batch, then the signatures. The first bad entry ends the batch: the entries before it go on
+// to be stored (and chained onto what is stored, store.ts), none after it.
 import { entryTexts, sha256Hex } from "../proofs/entry.js";
 import { entryShapeProblem } from "../proofs/schema.js";
 import type { Entry } from "../proofs/types.js";
 import { SCREEN_ID, type ScreenKeySource } from "./keys.js";
+import { inlineVerifier, type SignatureVerifier } from "./verify-pool.js";
 
 /** Largest batch payload read (bytes); checked before it is parsed. */
 export const MAX_BATCH_BYTES = 1024 * 1024;
@@ -84,8 +83,15 @@ function parseEnvelope(payload: Buffer): { batch: string; entries: unknown[] } |
   return { batch, entries: json.entries };
 }
 
-/** Checks one entry against its screen, its place and its key; the entry as stored, or the problem. */
-function checkEntry(raw: unknown, screen: string, expectedSeq: number | null, key: KeyObject): CheckedEntry | Problem {
+/** An entry that passed the checks before its signature: its texts, for the signature and the hash. */
+interface ShapedEntry {
+  entry: Entry;
+  unsigned: string;
+  full: string;
+}
+
+/** Checks one entry's shape, screen and place in the batch (not yet its signature). */
+function shapeEntry(raw: unknown, screen: string, expectedSeq: number | null): ShapedEntry | Problem {
   const claimed = claimedSeq(raw) ?? expectedSeq;
   const shape = entryShapeProblem(raw);
   if (shape) return { screen, seq: claimed, kind: "malformed", detail: `entry ${claimed ?? "?"}: ${shape}` };
@@ -96,20 +102,20 @@ function checkEntry(raw: unknown, screen: string, expectedSeq: number | null, ke
   if (expectedSeq !== null && entry.seq !== expectedSeq) {
     return { screen, seq: entry.seq, kind: "malformed", detail: `seq ${entry.seq} follows seq ${expectedSeq - 1} in the batch (entries must be ascending and contiguous)` };
   }
-  let texts: ReturnType<typeof entryTexts>;
   try {
-    texts = entryTexts(entry);
+    const texts = entryTexts(entry);
+    return { entry, unsigned: texts.unsigned, full: texts.full };
   } catch (err) {
     return { screen, seq: entry.seq, kind: "malformed", detail: `entry ${entry.seq} cannot be canonicalised: ${(err as Error).message}` };
   }
-  if (!verifyText(texts.unsigned, entry.sig, key)) {
-    return { screen, seq: entry.seq, kind: "bad-signature", detail: `entry ${entry.seq}'s signature does not verify with screen ${screen}'s registered key` };
-  }
-  return { seq: entry.seq, prev: entry.prev, hash: sha256Hex(texts.full), body: texts.full };
 }
 
-/** Checks a batch that arrived on `topic`; the entries that may be stored, and the first problem. */
-export function checkBatch(topic: string, payload: Buffer, keys: ScreenKeySource): CheckedBatch {
+/**
+ * Checks a batch that arrived on `topic`: the entries that may be stored, and the first problem.
+ * Every entry's shape, screen and place are checked first, up to the first bad one; then the
+ * signatures of those before it, together (on the verifier's threads).
+ */
+export async function checkBatch(topic: string, payload: Buffer, keys: ScreenKeySource, verifier: SignatureVerifier = inlineVerifier): Promise<CheckedBatch> {
   const screen = screenOfTopic(topic) ?? topic;
   if (!SCREEN_ID.test(screen)) return refused(screen, null, "malformed", `the topic ${JSON.stringify(topic)} does not name a screen`);
   if (payload.length > MAX_BATCH_BYTES) return refused(screen, null, "malformed", `the batch is ${payload.length} bytes, more than ${MAX_BATCH_BYTES}`);
@@ -118,12 +124,27 @@ export function checkBatch(topic: string, payload: Buffer, keys: ScreenKeySource
   const claimed = { fromSeq: claimedSeq(envelope.entries[0]), throughSeq: claimedSeq(envelope.entries[envelope.entries.length - 1]) };
   const found = keys.lookup(screen);
   if (found.key === null) return refused(screen, envelope.batch, "unregistered-screen", found.reason, claimed);
-  const entries: CheckedEntry[] = [];
+  const shaped: ShapedEntry[] = [];
+  let problem: Problem | null = null;
   for (const raw of envelope.entries) {
-    const expected = entries.length > 0 ? entries[entries.length - 1].seq + 1 : null;
-    const checked = checkEntry(raw, screen, expected, found.key);
-    if ("kind" in checked) return { screen, batch: envelope.batch, entries, problem: checked, keyChecked: true, claimed };
-    entries.push(checked);
+    const expected = shaped.length > 0 ? shaped[shaped.length - 1].entry.seq + 1 : null;
+    const checked = shapeEntry(raw, screen, expected);
+    if ("kind" in checked) {
+      problem = checked;
+      break;
+    }
+    shaped.push(checked);
   }
-  return { screen, batch: envelope.batch, entries, problem: null, keyChecked: true, claimed };
+  const valid = await verifier.verifyAll(
+    found.key,
+    shaped.map((e) => ({ text: e.unsigned, sig: e.entry.sig })),
+  );
+  const forged = valid.indexOf(false);
+  if (forged !== -1) {
+    const seq = shaped[forged].entry.seq;
+    problem = { screen, seq, kind: "bad-signature", detail: `entry ${seq}'s signature does not verify with screen ${screen}'s registered key` };
+  }
+  const good = forged === -1 ? shaped : shaped.slice(0, forged);
+  const entries = good.map(({ entry, full }) => ({ seq: entry.seq, prev: entry.prev, hash: sha256Hex(full), body: full }));
+  return { screen, batch: envelope.batch, entries, problem, keyChecked: true, claimed };
 }
