@@ -58,7 +58,7 @@ export const outboxMigrations: Migration[] = [
     version: 1,
     name: "outbox cursor and batch in flight",
     sql: `
-      CREATE TABLE outbox_state (
+      CREATE TABLE proof_outbox (
         id            INTEGER PRIMARY KEY CHECK (id = 1),
         acked_through INTEGER NOT NULL,   -- the collector stored every entry up to here
         highest_sent  INTEGER NOT NULL,   -- the highest seq ever put in a batch
@@ -67,7 +67,7 @@ export const outboxMigrations: Migration[] = [
         batch_through INTEGER,
         CHECK ((batch_id IS NULL) = (batch_from IS NULL) AND (batch_id IS NULL) = (batch_through IS NULL))
       ) STRICT;
-      INSERT INTO outbox_state (id, acked_through, highest_sent) VALUES (1, 0, 0);
+      INSERT INTO proof_outbox (id, acked_through, highest_sent) VALUES (1, 0, 0);
     `,
   },
 ];
@@ -102,12 +102,12 @@ export class ProofOutbox {
     // The outbox reads the ledger's table: make sure it exists, then bring its own part up.
     migrate(db, "ledger", ledgerMigrations);
     migrate(db, "outbox", outboxMigrations);
-    this.readState = db.prepare("SELECT acked_through, highest_sent, batch_id, batch_from, batch_through FROM outbox_state WHERE id = 1");
+    this.readState = db.prepare("SELECT acked_through, highest_sent, batch_id, batch_from, batch_through FROM proof_outbox WHERE id = 1");
     this.readHead = db.prepare("SELECT seq FROM ledger_entries ORDER BY seq DESC LIMIT 1").pluck();
     this.readAfter = db.prepare("SELECT seq, body FROM ledger_entries WHERE seq > ? ORDER BY seq LIMIT ?");
     this.readRange = db.prepare("SELECT seq, body FROM ledger_entries WHERE seq >= ? AND seq <= ? ORDER BY seq");
-    this.recordBatch = db.prepare("UPDATE outbox_state SET batch_id = ?, batch_from = ?, batch_through = ?, highest_sent = MAX(highest_sent, ?) WHERE id = 1");
-    this.recordAck = db.prepare("UPDATE outbox_state SET acked_through = ?, batch_id = ?, batch_from = ?, batch_through = ? WHERE id = 1");
+    this.recordBatch = db.prepare("UPDATE proof_outbox SET batch_id = ?, batch_from = ?, batch_through = ?, highest_sent = MAX(highest_sent, ?) WHERE id = 1");
+    this.recordAck = db.prepare("UPDATE proof_outbox SET acked_through = ?, batch_id = ?, batch_from = ?, batch_through = ? WHERE id = 1");
   }
 
   private state(): StateRow {
