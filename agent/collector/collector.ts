@@ -71,6 +71,8 @@ export interface CollectorOptions {
   key?: Buffer;
   /** A shared-subscription group: collectors in one group share the screens' batches. */
   group?: string;
+  /** Wait between connection attempts (default 2 s). */
+  reconnectPeriodMs?: number;
 }
 
 export interface CollectorDeps {
@@ -144,7 +146,7 @@ export class Collector {
       protocolVersion: this.version,
       clientId: this.clientId,
       clean: false,
-      reconnectPeriod: 2000,
+      reconnectPeriod: o.reconnectPeriodMs ?? 2000,
       resubscribe: false,
       ...(o.username === undefined ? {} : { username: o.username }),
       ...(o.password === undefined ? {} : { password: o.password }),
@@ -159,7 +161,14 @@ export class Collector {
   private connect(): void {
     const client = (this.deps.connect ?? mqtt.connect)(this.deps.options.url, this.clientOptions());
     this.client = client;
+    // Per attempt: a close after an error (refused, unreachable) says nothing of MQTT 5; only a
+    // broker that took the connection and closed it without a word counts as not speaking it.
     let connacked = false;
+    let errored = false;
+    client.on("reconnect", () => {
+      connacked = false;
+      errored = false;
+    });
     client.on("connect", (connack) => {
       connacked = true;
       this.silentCloses = 0;
@@ -173,13 +182,15 @@ export class Collector {
       void this.onMessage(client, packet.topic, Buffer.from(packet.payload)).finally(() => done());
     };
     client.on("error", (err) => {
+      errored = true;
       const code = (err as { code?: unknown }).code;
       if (!connacked && this.version === 5 && (code === 1 || code === 132)) this.fallBack(client, `the broker refused MQTT 5 (${err.message})`);
       else this.deps.log.warn({ err: err.message }, "collector connection error");
     });
     client.on("close", () => {
       if (this.stopped || this.client !== client || connacked || this.version !== 5) return;
-      if (++this.silentCloses >= SILENT_CLOSES_BEFORE_FALLBACK) this.fallBack(client, "the broker closed MQTT 5 connections before any CONNACK");
+      if (errored) this.silentCloses = 0;
+      else if (++this.silentCloses >= SILENT_CLOSES_BEFORE_FALLBACK) this.fallBack(client, "the broker closed MQTT 5 connections before any CONNACK");
     });
   }
 

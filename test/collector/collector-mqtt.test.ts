@@ -2,13 +2,17 @@
 // are stored and acked and the agent's outbox advances; batches published while the collector is
 // away reach it when it is back (persistent session); two collectors in a shared-subscription
 // group on one database file store every entry exactly once between them.
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { Aedes } from "aedes";
+import mqtt from "mqtt";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Collector, CollectorStore, ScreenKeys, type BatchReport } from "../../agent/collector/index.js";
+import { makeLedger } from "../proofs/fixtures.js";
 import { silentLogger } from "../../agent/log.js";
 import { startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 import { tempDir } from "../helpers/tmp.js";
-import { appendPlays, registerKey, storedBodies } from "./helpers.js";
+import { appendPlays, batchOf, registerKey, storedBodies } from "./helpers.js";
 import { startAgent, waitFor, type TestAgent } from "./mqtt-agent.js";
 
 describe("collector over mosquitto", () => {
@@ -82,6 +86,20 @@ describe("collector over mosquitto", () => {
     expect(back.store.report(a.screen)?.entries).toBe(20);
   });
 
+  it("waits for a broker that is down, and connects on MQTT 5 once it is up (refused connections are no reason to fall back)", async () => {
+    await broker.stop();
+    const store = CollectorStore.open(join(tmp.dir, "collector.db"));
+    const c = new Collector({ options: { url: broker.url, clientId: "collector-waiting", reconnectPeriodMs: 50 }, store, keys: new ScreenKeys(keysDir), log: silentLogger() });
+    closers.push(async () => {
+      await c.stop();
+      store.close();
+    });
+    const started = c.start();
+    await new Promise((r) => setTimeout(r, 600)); // some ten refused attempts
+    await broker.restart();
+    await expect(started).resolves.toEqual({ protocolVersion: 5 });
+  });
+
   it("two collectors in a group on one database file store every entry exactly once between them", async () => {
     const agents = await Promise.all(["sz-a-001", "sz-b-002", "sz-c-003"].map((s) => agent(s)));
     const one = collector("shared.db", "collector-g1", "proofs-group");
@@ -98,6 +116,41 @@ describe("collector over mosquitto", () => {
       expect(one.store.report(a.screen)).toMatchObject({ entries: 900, headSeq: 900, gaps: [] });
       const count = one.store.db.prepare("SELECT COUNT(*) AS n FROM entries WHERE screen = ?").get(a.screen) as { n: number };
       expect(count.n).toBe(900);
+    }
+  });
+});
+
+describe("collector against a 3.1.1-only broker", () => {
+  it("falls back to MQTT 3.1.1 when MQTT 5 is refused, and still stores and acks", async () => {
+    const aedes = await Aedes.createBroker();
+    const server = createServer(aedes.handle);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const tmp = tempDir();
+    const device = makeLedger(tmp.dir, "sz-old-001");
+    const store = CollectorStore.open(join(tmp.dir, "collector.db"));
+    registerKey(join(tmp.dir, "keys"), "sz-old-001", device.publicKey);
+    const c = new Collector({ options: { url, clientId: "collector-311" }, store, keys: new ScreenKeys(join(tmp.dir, "keys")), log: silentLogger() });
+    const sender = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: "agent-311" });
+    try {
+      expect(await c.start()).toEqual({ protocolVersion: 4 });
+      const acks: string[] = [];
+      sender.on("message", (_t, p) => acks.push(p.toString()));
+      await sender.subscribeAsync("led/v1/sz-old-001/proofs/ack", { qos: 1 });
+      appendPlays(device, 3);
+      const b = batchOf(device.db, 1, 3);
+      await sender.publishAsync("led/v1/sz-old-001/proofs", b.payload, { qos: 1 });
+      await waitFor(() => acks.length === 1, "the ack");
+      expect(JSON.parse(acks[0])).toEqual({ batch: b.id, through: 3 });
+      expect(store.report("sz-old-001")?.entries).toBe(3);
+    } finally {
+      await sender.endAsync(true);
+      await c.stop();
+      store.close();
+      device.db.close();
+      await new Promise((r) => aedes.close(() => r(undefined)));
+      await new Promise((r) => server.close(r));
+      tmp.cleanup();
     }
   });
 });
