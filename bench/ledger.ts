@@ -19,7 +19,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function samplePlay(i: number): PlayRecord {
+export function samplePlay(i: number): PlayRecord {
   const t = new Date(Date.UTC(2026, 11, 1) + i * 15_000).toISOString();
   return {
     campaign: `campaign-${i % 50}`, customer: `customer-${i % 20}`, creative: `creative-${i % 80}`,

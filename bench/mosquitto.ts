@@ -1,11 +1,11 @@
-// A real mosquitto broker for integration tests: its own config and persistence directory, a free
-// loopback port, and the ways a broker goes away in the field (stopped, killed, restarted on the
-// same port with its persisted sessions).
+// A real mosquitto broker for benchmarks and integration tests (test/helpers/mosquitto.ts): its own
+// config and persistence directory, a free loopback port, and the ways a broker goes away in the
+// field (stopped, killed, restarted on the same port with its persisted sessions).
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { tempDir } from "./tmp.js";
 
 export interface MosquittoOptions {
   /** Extra lines for the listener (TLS files, require_certificate …), after `listener <port> 127.0.0.1`. */
@@ -71,7 +71,8 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
-  const { dir, cleanup } = tempDir("ledagent-mosquitto-");
+  const dir = mkdtempSync(join(tmpdir(), "ledagent-mosquitto-"));
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   const port = await freePort();
   const dataDir = join(dir, "data");
   mkdirSync(dataDir);
@@ -85,6 +86,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     "log_type warning",
     "log_type notice",
     "per_listener_settings false",
+    // As docs/operations.md asks of a fleet's broker: without it every answer waits on delayed ACKs.
+    "set_tcp_nodelay true",
     ...(options.globalLines ?? ["allow_anonymous true"]),
     `listener ${port} 127.0.0.1`,
     ...(options.listenerLines ?? []),

@@ -12,6 +12,7 @@ const areas: Record<string, () => Promise<Bench>> = {
   schedule: async () => (await import("./schedule.js")).bench,
   player: async () => (await import("./player.js")).bench,
   playout: async () => (await import("./playout.js")).bench,
+  link: async () => (await import("./link.js")).bench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

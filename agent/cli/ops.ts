@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { createKeyFiles, KeyError, loadPrivateKey, signCanonical } from "../crypto/index.js";
 import { validateDocument } from "../playback/schedule/index.js";
 import { action, CliError, readJsonFile, withOutput } from "./common.js";
+import { registerCollectCommand } from "./collect.js";
 import { registerOpsLinkCommands } from "./ops-link.js";
 
 export function registerOpsCommands(program: Command): void {
@@ -58,4 +59,5 @@ export function registerOpsCommands(program: Command): void {
       }),
     );
   registerOpsLinkCommands(ops);
+  registerCollectCommand(ops);
 }

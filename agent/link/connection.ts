@@ -11,7 +11,7 @@ import type { Logger } from "../log.js";
 import { Backoff, DEFAULT_BACKOFF } from "./backoff.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE_S, DEFAULT_SESSION_EXPIRY_S, DEFAULT_STABLE_AFTER_MS, type ConnectionOptions } from "./connection-options.js";
 import { describeConnectionError, describeReasonCode } from "./connection-options.js";
-import type { LinkMessage, Publish, PublishOptions } from "./types.js";
+import { sendWithoutDelay, type LinkMessage, type Publish, type PublishOptions } from "./types.js";
 
 export interface ConnectedInfo {
   sessionPresent: boolean;
@@ -204,7 +204,10 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   private watch(attempt: Attempt): void {
     const { client } = attempt;
     const secure = /^mqtts:/.test(this.options.url);
-    client.stream.once(secure ? "secureConnect" : "connect", () => (attempt.transportUp = true));
+    client.stream.once(secure ? "secureConnect" : "connect", () => {
+      attempt.transportUp = true;
+      sendWithoutDelay(client);
+    });
     // The first reason wins: a refused CONNACK is followed by errors and a close that it caused.
     client.on("error", (err) => this.noteFailure(attempt, describeConnectionError(err)));
     client.on("packetreceive", (packet: Packet) => this.onPacket(attempt, packet));

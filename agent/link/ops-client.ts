@@ -7,7 +7,7 @@ import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { CommandEnvelope } from "./command-envelope.js";
 import type { CommandReply } from "./link.js";
 import type { ScheduleStatus } from "./schedule-state.js";
-import { screenTopic } from "./types.js";
+import { screenTopic, sendWithoutDelay } from "./types.js";
 
 export interface OpsClientOptions {
   url: string;
@@ -94,7 +94,9 @@ export class OpsClient {
   constructor(
     readonly client: MqttClient,
     readonly protocolVersion: 4 | 5,
-  ) {}
+  ) {
+    sendWithoutDelay(client);
+  }
 
   /**
    * Publishes the envelope retained on the screen's `schedule` topic and waits for the

@@ -49,3 +49,13 @@ export const LINK_REFUSAL_CODES = [
   "replayed",
 ] as const;
 export type LinkRefusalCode = (typeof LINK_REFUSAL_CODES)[number];
+
+/**
+ * Turns Nagle's algorithm off on a client's socket once it is connected. mqtt.js leaves it on, and
+ * with the peer's delayed ACKs every request/answer pair (a command and its result, a proof batch
+ * and its ack) then waits some 40 ms per direction: a 90 ms round trip on loopback instead of 1 ms.
+ */
+export function sendWithoutDelay(client: { stream?: unknown }): void {
+  const stream = client.stream as { setNoDelay?: (on: boolean) => unknown } | undefined;
+  stream?.setNoDelay?.(true);
+}
