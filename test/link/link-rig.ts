@@ -16,7 +16,7 @@ import { loadPrivateKey, signCanonical } from "../../agent/crypto/index.js";
 import { NovaStarSimulator } from "../../agent/drivers/novastar/simulator/server.js";
 import { silentLogger } from "../../agent/log.js";
 import { connectOps, type OpsClient } from "../../agent/link/ops-client.js";
-import type { Entry, EventEntry } from "../../agent/proofs/types.js";
+import type { Entry, EventEntry, EventType, PlayRecord } from "../../agent/proofs/types.js";
 import { AgentProcesses, type Agent } from "../daemon/agent-process.js";
 import { runCli, type CliResult } from "../helpers/cli.js";
 import { startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
@@ -217,6 +217,20 @@ export class AckResponder {
   }
 }
 
+/** An exported ledger, and the parts of it the tests look at. */
+export class LedgerView {
+  constructor(readonly entries: Entry[]) {}
+
+  /** The events of one type, each with its entry's seq. */
+  events(type: EventType): Array<Record<string, unknown> & { seq: number }> {
+    return this.entries.filter((e): e is EventEntry => e.kind === "event" && e.event.type === type).map((e) => ({ ...e.event, seq: e.seq }));
+  }
+
+  plays(): PlayRecord[] {
+    return this.entries.flatMap((e) => (e.kind === "play" ? [e.play] : []));
+  }
+}
+
 // ---- the rig ----
 
 export interface RigOptions {
@@ -333,17 +347,12 @@ export class LinkRig {
   }
 
   /** The whole ledger, exported and verified under the device key. */
-  async entries(): Promise<Entry[]> {
+  async ledger(): Promise<LedgerView> {
     const exported = await this.cli(["proofs", "export"]);
     expect(exported.code, exported.stderr).toBe(0);
     const verify = await this.cli(["proofs", "verify", "--key", join(this.dataDir, "keys", "device.pub.pem"), "-"], { input: exported.stdout });
     expect(verify.code, verify.stderr).toBe(0);
-    return exported.stdout.trim().split("\n").map((l) => JSON.parse(l) as Entry);
-  }
-
-  /** The ledger's events of one type (each with its seq). */
-  async events(type: string): Promise<Array<Record<string, unknown> & { seq: number }>> {
-    return (await this.entries()).filter((e): e is EventEntry => e.kind === "event" && e.event.type === type).map((e) => ({ ...e.event, seq: e.seq }));
+    return new LedgerView(exported.stdout.trim().split("\n").map((l) => JSON.parse(l) as Entry));
   }
 
   /** A schedule for this screen: `fill` plays between the campaign's `ads` (one every 6 s). */

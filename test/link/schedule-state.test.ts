@@ -62,9 +62,14 @@ class FakeApplier {
 class FakePublisher {
   readonly sent: Array<{ topic: string; status: ScheduleStatus; options: PublishOptions }> = [];
   down = false;
+  /** When set, the next publish is taken only once this resolves. */
+  held: Promise<void> | null = null;
 
   publish = async (topic: string, payload: string | Buffer, options: PublishOptions): Promise<void> => {
     if (this.down) throw new Error("not connected");
+    const held = this.held;
+    this.held = null;
+    if (held) await held;
     this.sent.push({ topic, status: JSON.parse(payload.toString()) as ScheduleStatus, options });
   };
 
@@ -201,6 +206,31 @@ describe("ScheduleDesiredState", () => {
     ]);
   });
 
+  it("publishes nothing for a takeover that ended not on air, and answers the next redelivery again", async () => {
+    applier.script.push(applied(5, Promise.resolve({ onAir: false, rejected: [] })), unchanged(5));
+    await state.onMessage(delivery());
+    expect(pub.states()).toEqual([[5, "pending-creatives", []]]);
+    await state.onMessage(delivery());
+    expect(pub.states()).toEqual([
+      [5, "pending-creatives", []],
+      [5, "applied", []],
+    ]);
+  });
+
+  it("lets a rejected delivery supersede the report of the version still being prepared", async () => {
+    const takeover = deferred<ScheduleTakeover>();
+    applier.script.push(applied(5, takeover.promise), rejected(6, ["bad signature: not signed by the configured ops key"]));
+    const first = state.onMessage(delivery());
+    await settle();
+    await state.onMessage(delivery());
+    takeover.resolve(onAir());
+    await first;
+    expect(pub.states()).toEqual([
+      [5, "pending-creatives", []],
+      [6, "rejected", ["bad signature: not signed by the configured ops key"]],
+    ]);
+  });
+
   it("ignores an empty payload (the retained schedule cleared): no apply, no status", async () => {
     await state.onMessage({ topic: SCHEDULE, payload: Buffer.alloc(0), retain: true });
     expect(applier.calls).toHaveLength(0);
@@ -243,6 +273,18 @@ describe("ScheduleDesiredState", () => {
     expect(applier.calls).toHaveLength(1);
   });
 
+  it("sets no retry for an apply that failed after stop()", async () => {
+    const failing = deferred<LoadOutcome>();
+    applier.script.push(failing.promise);
+    const handled = state.onMessage(delivery());
+    await settle();
+    state.stop();
+    failing.reject(new Error("database is closed"));
+    await handled;
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(applier.calls).toHaveLength(1);
+  });
+
   it("reports nothing for a takeover that ends after stop()", async () => {
     const takeover = deferred<ScheduleTakeover>();
     applier.script.push(applied(5, takeover.promise));
@@ -269,6 +311,38 @@ describe("ScheduleDesiredState", () => {
     expect(pub.states()).toEqual([[5, "applied", ["creative ad-2 refused (probe): no video stream"]]]);
     await state.onConnected();
     expect(pub.sent).toHaveLength(1);
+  });
+
+  it("publishes on connect a status that failed after an earlier one went out", async () => {
+    applier.script.push(applied(5), rejected(6, ["malformed: no schedule"]));
+    await state.onMessage(delivery());
+    pub.down = true;
+    await state.onMessage(delivery());
+    pub.down = false;
+    await state.onConnected();
+    expect(pub.states()).toEqual([
+      [5, "applied", []],
+      [6, "rejected", ["malformed: no schedule"]],
+    ]);
+  });
+
+  it("publishes on connect a newer status that failed while an older one was still being taken", async () => {
+    const taken = deferred<void>();
+    pub.held = taken.promise;
+    applier.script.push(applied(5), rejected(6, ["malformed: no schedule"]));
+    const first = state.onMessage(delivery());
+    await settle();
+    pub.down = true;
+    await state.onMessage(delivery());
+    pub.down = false;
+    taken.resolve();
+    await first;
+    expect(pub.states()).toEqual([[5, "applied", []]]);
+    await state.onConnected();
+    expect(pub.states()).toEqual([
+      [5, "applied", []],
+      [6, "rejected", ["malformed: no schedule"]],
+    ]);
   });
 
   it("publishes nothing on connect when every status went out, or none exists", async () => {
