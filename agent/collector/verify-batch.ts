@@ -8,6 +8,9 @@ import type { Entry } from "../proofs/types.js";
 import { SCREEN_ID, type ScreenKeySource } from "./keys.js";
 import { inlineVerifier, type SignatureVerifier } from "./verify-pool.js";
 
+/** Entries whose signatures go to the verifier at once. */
+const VERIFY_CHUNK = 64;
+
 /** Largest batch payload read (bytes); checked before it is parsed. */
 export const MAX_BATCH_BYTES = 1024 * 1024;
 
@@ -126,6 +129,12 @@ export async function checkBatch(topic: string, payload: Buffer, keys: ScreenKey
   if (found.key === null) return refused(screen, envelope.batch, "unregistered-screen", found.reason, claimed);
   const shaped: ShapedEntry[] = [];
   let problem: Problem | null = null;
+  // Signatures are handed to the verifier a chunk at a time as the entries are shaped, so its
+  // threads work while this one goes on with the next entries.
+  const verdicts: Promise<boolean[]>[] = [];
+  const dispatch = (from: number): void => {
+    verdicts.push(verifier.verifyAll(found.key, shaped.slice(from).map((e) => ({ text: e.unsigned, sig: e.entry.sig }))));
+  };
   for (const raw of envelope.entries) {
     const expected = shaped.length > 0 ? shaped[shaped.length - 1].entry.seq + 1 : null;
     const checked = shapeEntry(raw, screen, expected);
@@ -134,11 +143,10 @@ export async function checkBatch(topic: string, payload: Buffer, keys: ScreenKey
       break;
     }
     shaped.push(checked);
+    if (shaped.length % VERIFY_CHUNK === 0) dispatch(shaped.length - VERIFY_CHUNK);
   }
-  const valid = await verifier.verifyAll(
-    found.key,
-    shaped.map((e) => ({ text: e.unsigned, sig: e.entry.sig })),
-  );
+  if (shaped.length % VERIFY_CHUNK !== 0) dispatch(shaped.length - (shaped.length % VERIFY_CHUNK));
+  const valid = (await Promise.all(verdicts)).flat();
   const forged = valid.indexOf(false);
   if (forged !== -1) {
     const seq = shaped[forged].entry.seq;

@@ -57,13 +57,14 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** Slices below this many entries are not worth a thread hop. */
+/** A call is split into slices of at least this many entries, each a thread hop. */
 const MIN_SLICE = 32;
 
 export class VerifyPool implements SignatureVerifier {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private turn = 0;
   private broken: Error | null = null;
 
   constructor(size = Math.min(4, availableParallelism())) {
@@ -91,16 +92,23 @@ export class VerifyPool implements SignatureVerifier {
     this.pending.clear();
   }
 
+  /** Splits `items` over the workers (round robin, slices of at least MIN_SLICE); never blocks this thread. */
   async verifyAll(key: KeyObject, items: SignedText[]): Promise<boolean[]> {
-    if (this.broken || this.workers.length === 0 || items.length < 2 * MIN_SLICE) return verifyInLine(key, items);
-    const slices = Math.min(this.workers.length, Math.floor(items.length / MIN_SLICE));
+    if (this.broken || this.workers.length === 0) return verifyInLine(key, items);
+    if (items.length === 0) return [];
+    const slices = Math.max(1, Math.min(this.workers.length, Math.floor(items.length / MIN_SLICE)));
     const per = Math.ceil(items.length / slices);
-    const parts = Array.from({ length: slices }, (_, i) => this.run(this.workers[i], key, items.slice(i * per, (i + 1) * per)));
+    const parts = Array.from({ length: slices }, (_, i) => this.run(this.nextWorker(), key, items.slice(i * per, (i + 1) * per)));
     try {
       return (await Promise.all(parts)).flat();
     } catch {
       return verifyInLine(key, items);
     }
+  }
+
+  private nextWorker(): Worker {
+    this.turn = (this.turn + 1) % this.workers.length;
+    return this.workers[this.turn];
   }
 
   private run(worker: Worker, key: KeyObject, items: SignedText[]): Promise<boolean[]> {
