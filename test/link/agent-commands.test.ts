@@ -92,9 +92,19 @@ describe("every command of the spec, once, through the broker and the daemon", (
     expect(r.code, r.stderr).toBe(0);
     const reply = JSON.parse(r.stdout) as CommandReply & { ok: true; result: AgentStatus };
     expect(reply).toMatchObject({ id: "st-1", ok: true });
-    expect(reply.result).toMatchObject({ playout: { scheduleVersion: 1 }, controller: { online: true }, host: { linkConnected: true }, sync: { ackedThrough: expect.any(Number) } });
+    // What the spec's telemetry names: now playing, schedule version, controller state, ledger
+    // head, unsynced count, disk free, clock synced, uptime, RSS.
+    expect(reply.result).toMatchObject({
+      playout: { scheduleVersion: 1, nowPlaying: { creative: expect.any(String) } },
+      controller: { online: true, brightness: expect.any(Number), blackout: false, temperatureC: 38.5 },
+      ledger: { headSeq: expect.any(Number) },
+      sync: { unsynced: expect.any(Number) },
+      host: { diskFreeBytes: expect.any(Number), clockSynced: expect.any(Boolean), linkConnected: true },
+      process: { uptimeS: expect.any(Number), rssBytes: expect.any(Number) },
+    });
     expect(reply.result.ledger?.headSeq).toBeGreaterThan(0);
-    expect(reply.result.process.rssBytes).toBeGreaterThan(0);
+    // The same object goes out as telemetry (at least once, when the link came up).
+    expect(JSON.parse(watch.on("telemetry")[0]?.text ?? "{}")).toMatchObject({ playout: expect.any(Object), controller: { online: true }, sync: expect.any(Object) });
     const answered = watch.seen.slice(since).filter((m) => m.leaf.startsWith("cmd/result") && m.text.includes('"st-1"'));
     expect(answered).toHaveLength(1);
     expect(answered[0]!.leaf).toMatch(/^cmd\/result\/.+/);
@@ -211,7 +221,7 @@ describe("where results go", () => {
 describe("refusals: the exact code, and nothing run", () => {
   const SENTINEL = 0x11;
   let replayedId = "";
-  const refusedIds: string[] = [];
+  const refused: Array<{ id: string; code: string; recorded: boolean }> = [];
 
   beforeAll(() => rig.sim!.device.poke(0, 0, 0, REG.brightness, [SENTINEL]));
 
@@ -233,35 +243,44 @@ describe("refusals: the exact code, and nothing run", () => {
     return JSON.stringify({ ...e, command: { ...e.command, args: { percent: 8 } } });
   };
   const later = (ms: number) => new Date(Date.now() + ms).toISOString();
-  const cases: Array<{ name: string; payload: () => string; code: string; idBack: boolean }> = [
-    { name: "forged (another key)", payload: () => JSON.stringify(signCommand(newCommand({ screen: SCREEN, name: "brightness.set", args: { percent: 5 } }), rig.otherKey)), code: "bad-signature", idBack: true },
-    { name: "args changed after signing", payload: tamper, code: "bad-signature", idBack: true },
-    { name: "expired", payload: () => JSON.stringify(signed("brightness.set", { percent: 9 }, { issuedAt: later(-600_000), expiresAt: later(-300_000) })), code: "expired", idBack: true },
-    { name: "issued 10 min ahead", payload: () => JSON.stringify(signed("brightness.set", { percent: 9 }, { issuedAt: later(600_000), expiresAt: later(900_000) })), code: "not-yet-valid", idBack: true },
-    { name: "for another screen", payload: () => JSON.stringify(signed("brightness.set", { percent: 9 }, { screen: "sz-elsewhere-9" })), code: "wrong-screen", idBack: true },
-    { name: "an unknown name", payload: () => JSON.stringify(signed("screen.explode", { percent: 9 })), code: "unknown-command", idBack: true },
-    { name: "bad args", payload: () => JSON.stringify(signed("brightness.set", { percent: 150 })), code: "bad-args", idBack: true },
-    { name: "unsigned", payload: () => JSON.stringify({ command: newCommand({ screen: SCREEN, name: "brightness.set", args: { percent: 9 } }) }), code: "bad-signature", idBack: true },
-    { name: "not JSON", payload: () => "{ command: brightness.set", code: "malformed", idBack: false },
-    { name: "over 64 KiB", payload: () => JSON.stringify(signed("brightness.set", { percent: 9, pad: "x".repeat(70_000) })), code: "too-large", idBack: false },
+  // `recorded`: a refusal of what the ops key signed is a command.executed entry of its own (ok
+  // false, with the code); one nobody trustworthy signed only joins a per-minute count.
+  const cases: Array<{ name: string; payload: () => string; code: string; idBack: boolean; recorded: boolean }> = [
+    { name: "forged (another key)", payload: () => JSON.stringify(signCommand(newCommand({ screen: SCREEN, name: "brightness.set", args: { percent: 5 } }), rig.otherKey)), code: "bad-signature", idBack: true, recorded: false },
+    { name: "args changed after signing", payload: tamper, code: "bad-signature", idBack: true, recorded: false },
+    { name: "expired", payload: () => JSON.stringify(signed("brightness.set", { percent: 9 }, { issuedAt: later(-600_000), expiresAt: later(-300_000) })), code: "expired", idBack: true, recorded: true },
+    { name: "issued 10 min ahead", payload: () => JSON.stringify(signed("brightness.set", { percent: 9 }, { issuedAt: later(600_000), expiresAt: later(900_000) })), code: "not-yet-valid", idBack: true, recorded: true },
+    { name: "for another screen", payload: () => JSON.stringify(signed("brightness.set", { percent: 9 }, { screen: "sz-elsewhere-9" })), code: "wrong-screen", idBack: true, recorded: true },
+    { name: "an unknown name", payload: () => JSON.stringify(signed("screen.explode", { percent: 9 })), code: "unknown-command", idBack: true, recorded: false },
+    { name: "a technician's command", payload: () => JSON.stringify(signed("controller.pattern", { name: "red" })), code: "local-only", idBack: true, recorded: true },
+    { name: "bad args", payload: () => JSON.stringify(signed("brightness.set", { percent: 150 })), code: "bad-args", idBack: true, recorded: true },
+    { name: "unsigned", payload: () => JSON.stringify({ command: newCommand({ screen: SCREEN, name: "brightness.set", args: { percent: 9 } }) }), code: "bad-signature", idBack: true, recorded: false },
+    { name: "not JSON", payload: () => "{ command: brightness.set", code: "malformed", idBack: false, recorded: false },
+    { name: "over 64 KiB", payload: () => JSON.stringify(signed("brightness.set", { percent: 9, pad: "x".repeat(70_000) })), code: "too-large", idBack: false, recorded: false },
   ];
 
-  it.each(cases)("$name: $code", async ({ payload, code, idBack }) => {
+  it.each(cases)("$name: $code", async ({ payload, code, idBack, recorded }) => {
     const text = payload();
     const id = (parseJson(text) as { command?: { id?: string } } | null)?.command?.id ?? null;
     const reply = await sendRaw(text);
     expect(reply).toMatchObject({ ok: false, error: { code } });
     expect(reply.id).toBe(idBack ? id : null);
-    if (id) refusedIds.push(id);
+    if (id) refused.push({ id, code, recorded });
     expect(brightnessRegister()).toBe(SENTINEL);
+    expect(rig.sim!.device.peek(0, 0, 0, REG.pattern)).toEqual([0]);
   });
 
-  it("the ledger: one run for the replayed id, and no refused id ever ran", async () => {
+  it("the ledger: one run for the replayed id, no refused id ever ran, each signed refusal recorded with its code", async () => {
     const all = (await rig.ledger()).events("command.executed");
     const ran = all.filter((e) => e.ok === true);
     expect(ran.filter((e) => e.commandId === replayedId)).toHaveLength(1);
     expect(all.filter((e) => e.commandId === replayedId && e.ok === false)).toEqual([expect.objectContaining({ error: "replayed" })]);
-    for (const id of refusedIds) expect(ran.filter((e) => e.commandId === id)).toEqual([]);
+    for (const { id, code, recorded } of refused) {
+      expect(ran.filter((e) => e.commandId === id)).toEqual([]);
+      if (recorded) expect(all.filter((e) => e.commandId === id), code).toEqual([expect.objectContaining({ origin: "mqtt", ok: false, error: code })]);
+    }
+    // The first unsigned refusal is recorded at once as a count; the rest join the next one.
+    expect(all.some((e) => e.commandId === undefined && e.ok === false && typeof e.refusedSinceLast === "number")).toBe(true);
   });
 });
 

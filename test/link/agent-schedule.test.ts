@@ -85,7 +85,7 @@ describe("a newer version while the old one plays", () => {
     const pendingAt = Date.parse(pending.at);
     await rig.until("the agent asking for ad2", async () => (rig.creatives.requests("ad2") > 0 ? true : null));
     // Held long enough for a 2 s play of v1 to end meanwhile.
-    await sleep(2500);
+    await sleep(3000);
     const meanwhile = await rig.status();
     expect(meanwhile?.playout?.scheduleVersion).toBe(1);
     expect(meanwhile?.playout?.nowPlaying).not.toBeNull();

@@ -179,7 +179,7 @@ export async function retainedOn(url: string, topic: string, waitMs = 1000): Pro
  * switched on. Switched off it only listens, which to the agent is a collector that is not there.
  */
 export class AckResponder {
-  on = false;
+  acking = false;
   readonly acked: Array<{ batch: string; through: number }> = [];
   private last: { batch: string; through: number } | null = null;
 
@@ -189,7 +189,7 @@ export class AckResponder {
       const through = batch?.entries?.at(-1)?.seq;
       if (topic !== `${prefix}proofs` || typeof batch?.batch !== "string" || through === undefined) return;
       this.last = { batch: batch.batch, through };
-      if (this.on) this.ack();
+      if (this.acking) this.ack();
     });
   }
 
@@ -201,7 +201,7 @@ export class AckResponder {
 
   /** Switched on: the batch the agent is waiting on is acked now, not at its next resend. */
   switchOn(): void {
-    this.on = true;
+    this.acking = true;
     if (this.last) this.ack();
   }
 

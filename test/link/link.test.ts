@@ -163,7 +163,8 @@ describe("Link", () => {
     link = new Link({ screenId: SCREEN, connection: conn, schedules, gate, proofSync: sync, ledger, status, telemetryIntervalS: 30, log, diskLowBytes: 1000 });
   });
   const startConnected = async (): Promise<void> => {
-    await startConnected();
+    link.start();
+    await conn.up();
   };
   afterEach(async () => {
     await link.stop();

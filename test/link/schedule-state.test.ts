@@ -360,11 +360,15 @@ describe("ScheduleDesiredState", () => {
   // Fix: remember the latest delivery and retry only if the failed one is still the latest.
   it.fails("never retries an envelope that a newer delivery replaced while it was being applied", async () => {
     const first = deferred<LoadOutcome>();
-    applier.script.push(first.promise, applied(6), rejected(5, ["stale: version 5 is older than 6"]));
+    const second = deferred<LoadOutcome>();
+    applier.script.push(first.promise, second.promise, rejected(5, ["stale: version 5 is older than 6"]));
     const a = state.onMessage(delivery('{"v":5}'));
     const b = state.onMessage(delivery('{"v":6}'));
     await settle();
+    // In turn, as the daemon's loader applies them.
     first.reject(new Error("the ledger could not record it"));
+    await settle();
+    second.resolve(applied(6));
     await Promise.all([a, b]);
     await vi.advanceTimersByTimeAsync(120_000);
     expect(applier.calls.map((c) => c.text)).toEqual(['{"v":5}', '{"v":6}']);
