@@ -72,12 +72,16 @@ export class AlertPublisher {
         this.deps.log.warn({ dropped: this.dropped }, "alerts dropped while the link was down (their ledger entries travel by proof sync)");
         this.dropped = 0;
       }
-      while (this.queue.length > 0) {
-        await this.deps.publish(screenTopic(this.deps.screenId, "events"), JSON.stringify(this.queue[0]), { qos: 1 });
-        this.queue.shift();
+      // Taken off the queue while it is sent, so an overflow meanwhile never drops it (or counts it).
+      for (let alert = this.queue.shift(); alert; alert = this.queue.shift()) {
+        try {
+          await this.deps.publish(screenTopic(this.deps.screenId, "events"), JSON.stringify(alert), { qos: 1 });
+        } catch (err) {
+          this.queue.unshift(alert);
+          this.deps.log.debug({ err: (err as Error).message, waiting: this.queue.length }, "alerts wait for the link");
+          return;
+        }
       }
-    } catch (err) {
-      this.deps.log.debug({ err: (err as Error).message, waiting: this.queue.length }, "alerts wait for the link");
     } finally {
       this.flushing = false;
     }

@@ -131,15 +131,24 @@ export class Link {
   }
 
   private async onConnected(): Promise<void> {
-    this.deps.proofSync.onConnected();
-    await this.schedule.onConnected();
-    await this.alerts.flush();
-    this.publishHead(this.deps.ledger.latestCheckpoint());
-    await this.publishTelemetry();
+    try {
+      this.deps.proofSync.onConnected();
+      await this.schedule.onConnected();
+      await this.alerts.flush();
+      this.publishHead(this.deps.ledger.latestCheckpoint());
+      await this.publishTelemetry();
+    } catch (err) {
+      this.deps.log.error({ err }, "the link's work on connecting failed; it is done again at the next turn");
+    }
   }
 
   private async onMessage(message: LinkMessage): Promise<void> {
-    const leaf = message.topic.slice(`led/v1/${this.deps.screenId}/`.length);
+    const own = `led/v1/${this.deps.screenId}/`;
+    if (!message.topic.startsWith(own)) {
+      this.deps.log.warn({ topic: message.topic }, "a message for another screen's topic; ignored");
+      return;
+    }
+    const leaf = message.topic.slice(own.length);
     try {
       if (leaf === "schedule") await this.schedule.onMessage(message);
       else if (leaf === "cmd") await this.answer(message);
@@ -162,9 +171,11 @@ export class Link {
 
   private async onCommand(message: LinkMessage): Promise<void> {
     const reply = await this.deps.gate.handle(message.payload);
-    const own = `led/v1/${this.deps.screenId}/`;
-    // The response topic is not covered by the signature: only one inside this screen's own subtree is honoured.
-    const toResponseTopic = message.responseTopic !== undefined && message.responseTopic.startsWith(own) && !/[+#\0]/.test(message.responseTopic);
+    // The response topic is not covered by the signature (and refusals of unsigned requests are
+    // answered too): only this screen's own cmd/result, or a topic under it, is honoured.
+    const results = screenTopic(this.deps.screenId, "cmd/result");
+    const asked = message.responseTopic;
+    const toResponseTopic = asked !== undefined && (asked === results || asked.startsWith(`${results}/`)) && !/[+#\0]/.test(asked);
     const topic = toResponseTopic ? (message.responseTopic as string) : screenTopic(this.deps.screenId, "cmd/result");
     try {
       await this.deps.connection.publish(topic, JSON.stringify(reply), { qos: 1, ...(toResponseTopic && message.correlationData ? { correlationData: message.correlationData } : {}) });
@@ -180,7 +191,13 @@ export class Link {
     if (head > this.tailSeq) {
       const through = Math.min(head, this.tailSeq + TAIL_ROWS_PER_TICK);
       for (const row of this.deps.ledger.rows(this.tailSeq + 1, through)) {
-        const alert = alertOf(JSON.parse(row.body) as Parameters<typeof alertOf>[0]);
+        let alert: Alert | null = null;
+        try {
+          alert = alertOf(JSON.parse(row.body) as Parameters<typeof alertOf>[0]);
+        } catch (err) {
+          // One unreadable row must not stop every later alert and proof kick; the sync and the collector name it.
+          this.deps.log.error({ seq: row.seq, err: (err as Error).message }, "a ledger row could not be read for alerts");
+        }
         if (alert) this.alerts.add(alert);
       }
       this.tailSeq = through;
@@ -191,6 +208,7 @@ export class Link {
 
   /** "After each sync": once the outbox is empty and the collector acked past the last head sent. */
   private headAfterSync(): void {
+    if (!this.deps.connection.connected) return;
     const sync = this.deps.proofSync.status();
     const now = (this.deps.now ?? Date.now)();
     if (sync.unsynced > 0 || sync.ackedThrough <= this.headPublished.seq || now - this.headPublished.atMs < HEAD_AFTER_SYNC_MIN_MS) return;

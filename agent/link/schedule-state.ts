@@ -59,6 +59,8 @@ export class ScheduleDesiredState {
   private awaited: number | null = null;
   private retry: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** The newest delivery: only it is retried, and only its failure is reported. */
+  private latest: LinkMessage | null = null;
 
   constructor(private readonly deps: ScheduleStateDeps) {}
 
@@ -66,6 +68,7 @@ export class ScheduleDesiredState {
   async onMessage(message: LinkMessage): Promise<void> {
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
+    this.latest = message;
     if (message.payload.length === 0) {
       // Clearing the retained message stops future deliveries; it is not an order to go dark.
       this.deps.log.warn("the retained schedule was cleared on the broker: the schedule in force stays");
@@ -101,7 +104,8 @@ export class ScheduleDesiredState {
     if (result.state === "unchanged") {
       // A redelivery of what is in force, or of what is still being prepared: say which.
       if (this.awaited === result.version) return;
-      await this.set(result.version, "applied", this.status?.version === result.version ? this.status.reasons : []);
+      const known = this.status?.version === result.version && this.status.state === "applied" ? this.status.reasons : [];
+      await this.set(result.version, "applied", known);
       return;
     }
     if (!takeover) {
@@ -118,6 +122,7 @@ export class ScheduleDesiredState {
   }
 
   private failedToApply(message: LinkMessage, err: unknown): void {
+    if (message !== this.latest) return; // a newer delivery came meanwhile, and speaks for itself
     const why = err instanceof Error ? err.message : String(err);
     this.deps.log.error({ err }, "a delivered schedule could not be applied: the agent failed, not the schedule; trying again");
     void this.set(null, "rejected", [`not applied: the agent could not record or store it (${why}); it tries again in ${Math.round((this.deps.retryMs ?? RETRY_MS) / 1000)} s`]);

@@ -358,7 +358,7 @@ describe("ScheduleDesiredState", () => {
   // envelope. A minute later that envelope is applied again, is refused as older than the one in
   // force, and the retained status flips to `rejected` for a schedule nobody sent.
   // Fix: remember the latest delivery and retry only if the failed one is still the latest.
-  it.fails("never retries an envelope that a newer delivery replaced while it was being applied", async () => {
+  it("never retries an envelope that a newer delivery replaced while it was being applied", async () => {
     const first = deferred<LoadOutcome>();
     const second = deferred<LoadOutcome>();
     applier.script.push(first.promise, second.promise, rejected(5, ["stale: version 5 is older than 6"]));
@@ -380,7 +380,7 @@ describe("ScheduleDesiredState", () => {
   // rejected (bad signature, `stale: … other content`), the genuine envelope's redelivery is
   // published as `applied` with those rejection reasons, which read as refused creatives.
   // Fix: copy the reasons only from an `applied` status (`this.status?.state === "applied"`).
-  it.fails("does not carry a rejection's reasons into the applied answer for the version in force", async () => {
+  it("does not carry a rejection's reasons into the applied answer for the version in force", async () => {
     applier.script.push(applied(7), rejected(7, ["bad signature: not signed by the configured ops key"]), unchanged(7));
     for (let i = 0; i < 3; i++) await state.onMessage(delivery());
     expect(pub.states().at(-1)).toEqual([7, "applied", []]);
