@@ -172,8 +172,9 @@ describe("every command of the spec, once, through the broker and the daemon", (
 
   it("the ledger: one command.executed from mqtt per changing command (none for the others), and the playout's own events", async () => {
     const ledger = await rig.ledger();
-    const executed = ledger.events("command.executed").filter((e) => e.origin === "mqtt" && e.ok === true);
-    for (const [id, name] of changed) expect(executed.filter((e) => e.commandId === id), `${name} ${id}`).toEqual([expect.objectContaining({ name, commandId: id })]);
+    const all = ledger.events("command.executed");
+    for (const [id, name] of changed) expect(all.filter((e) => e.commandId === id), `${name} ${id}`).toEqual([expect.objectContaining({ name, origin: "mqtt", commandId: id, ok: true })]);
+    const executed = all.filter((e) => e.origin === "mqtt" && e.ok === true);
     expect(executed.map((e) => e.name).sort()).toEqual([...changed.values()].sort());
     for (const [type, id] of Object.entries(orders)) {
       expect(ledger.events(type as EventType), type).toEqual([expect.objectContaining({ by: expect.stringContaining(id) })]);
@@ -285,16 +286,24 @@ describe("refusals: the exact code, and nothing run", () => {
 });
 
 describe("while the agent is away", () => {
-  it("a command published while the agent is stopped runs once when it comes back (persistent session)", async () => {
+  it("a command published while the agent is stopped runs once when it comes back (persistent session); one that expired meanwhile does not", async () => {
     expect(await rig.stopAgent()).toBe(0);
+    const since = watch.mark();
     const envelope = signed("brightness.set", { percent: 33 });
     const answered = send(envelope, 40_000);
-    await sleep(500);
+    const shortLived = rig.opsCmd("brightness.set", ["percent=12"], ["--valid-for", "1", "--id", "short-1", "--timeout", "40"]);
+    await watch.next<{ command?: { id?: string } }>("cmd", (c) => c.command?.id === "short-1", { since, what: "the short-lived command on the broker" });
+    await sleep(1200);
     expect(brightnessRegister()).not.toBe(percentToRegister(33));
     await rig.startAgent();
     expect(await answered).toMatchObject({ ok: true, result: { percent: 33 } });
+    const short = await shortLived;
+    expect(short.code).toBe(1);
+    expect(JSON.parse(short.stdout)).toMatchObject({ id: "short-1", ok: false, error: { code: "expired" } });
     expect(brightnessRegister()).toBe(percentToRegister(33));
-    expect((await executedFor(envelope.command.id)).filter((e) => e.ok === true)).toHaveLength(1);
+    const ledger = (await rig.ledger()).events("command.executed");
+    expect(ledger.filter((e) => e.commandId === envelope.command.id && e.ok === true)).toHaveLength(1);
+    expect(ledger.filter((e) => e.commandId === "short-1")).toEqual([expect.objectContaining({ ok: false, error: "expired" })]);
   }, 60_000);
 
   it("a redelivery after a kill -9 in the middle of a command is never run again", async () => {
