@@ -117,8 +117,10 @@ export class ScheduleDesiredState {
     const done = await takeover;
     if (this.awaited !== result.version || this.stopped) return;
     this.awaited = null;
-    if (!done.onAir) return; // superseded by a newer schedule, which reports for itself
-    await this.set(result.version, "applied", done.rejected.map(refusalLine));
+    // Not on air while no newer delivery came here: a schedule loaded on site replaced it, or the
+    // playout is not running. It is applied all the same; the status must not hang on pending.
+    const notOnAir = done.onAir ? [] : ["applied, but not put on air: a newer schedule (loaded on site?) replaced it first, or the playout is not running (see the agent's log)"];
+    await this.set(result.version, "applied", [...notOnAir, ...done.rejected.map(refusalLine)]);
   }
 
   private failedToApply(message: LinkMessage, err: unknown): void {

@@ -206,15 +206,16 @@ describe("ScheduleDesiredState", () => {
     ]);
   });
 
-  it("publishes nothing for a takeover that ended not on air, and answers the next redelivery again", async () => {
+  it("says applied but not on air for a takeover that ended off air with no newer delivery here, and keeps that reason on a redelivery", async () => {
     applier.script.push(applied(5, Promise.resolve({ onAir: false, rejected: [] })), unchanged(5));
     await state.onMessage(delivery());
-    expect(pub.states()).toEqual([[5, "pending-creatives", []]]);
-    await state.onMessage(delivery());
+    const notOnAir = "applied, but not put on air: a newer schedule (loaded on site?) replaced it first, or the playout is not running (see the agent's log)";
     expect(pub.states()).toEqual([
       [5, "pending-creatives", []],
-      [5, "applied", []],
+      [5, "applied", [notOnAir]],
     ]);
+    await state.onMessage(delivery());
+    expect(pub.states().at(-1)).toEqual([5, "applied", [notOnAir]]);
   });
 
   it("lets a rejected delivery supersede the report of the version still being prepared", async () => {
