@@ -5,6 +5,7 @@
 import { hostname } from "node:os";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Logger } from "pino";
+import { sendWithoutDelay } from "../link/types.js";
 import type { ScreenKeySource } from "./keys.js";
 import type { CollectorStore } from "./store.js";
 import { checkBatch, type Problem } from "./verify-batch.js";
@@ -171,6 +172,8 @@ export class Collector {
     });
     client.on("connect", (connack) => {
       connacked = true;
+      // An ack is a few dozen bytes: with Nagle's algorithm it would wait on the agent's delayed ACK.
+      sendWithoutDelay(client);
       this.silentCloses = 0;
       this.deps.log.info({ protocolVersion: this.version, sessionPresent: connack.sessionPresent }, "collector connected");
       this.subscribe(client);

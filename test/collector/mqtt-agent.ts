@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { ProofSync } from "../../agent/link/proof-sync.js";
+import { sendWithoutDelay } from "../../agent/link/types.js";
 import { silentLogger } from "../../agent/log.js";
 import { ProofOutbox } from "../../agent/proofs/index.js";
 import { makeLedger, type TestLedger } from "../proofs/fixtures.js";
@@ -21,6 +22,7 @@ export async function startAgent(url: string, dir: string, screen: string, opts:
   const device = makeLedger(join(dir, screen), screen);
   const outbox = new ProofOutbox(device.db);
   const client = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: `agent-${screen}`, clean: true, reconnectPeriod: 200 });
+  sendWithoutDelay(client); // as the agent's own connection does
   const sync = new ProofSync({
     outbox,
     screenId: screen,
