@@ -67,7 +67,7 @@ beforeAll(async () => {
   const house = rig.creatives.clip(rig.dir, "house", "smptebars");
   const ad1 = rig.creatives.clip(rig.dir, "ad1", "testsrc");
   const promo = rig.creatives.clip(rig.dir, "promo", "rgbtestsrc", 3);
-  [watch, collector] = await Promise.all([BrokerWatch.open(rig.broker.url, SCREEN, ["ops/elsewhere/#"]), AckResponder.open(rig.broker.url, SCREEN)]);
+  [watch, collector] = await Promise.all([BrokerWatch.open(rig.broker.url, SCREEN, ["ops/elsewhere/#", "led/v1/sz-elsewhere-9/#"]), AckResponder.open(rig.broker.url, SCREEN)]);
   await rig.startAgent();
   const file = join(rig.dir, "v1.json");
   // promo belongs to a campaign that starts tomorrow: prepared now, yet on screen only by play.now.
@@ -208,15 +208,21 @@ describe("where results go", () => {
     }
   });
 
-  it("a response topic outside the screen's subtree is not honoured: the result goes to cmd/result", async () => {
-    const since = watch.mark();
-    const envelope = signed("status");
-    await watch.publish(rig.topic("cmd"), JSON.stringify(envelope), { qos: 1, properties: { responseTopic: "ops/elsewhere/inbox", correlationData: Buffer.from("c-1") } });
-    const reply = await watch.next<CommandReply>("cmd/result", (r) => r.id === envelope.command.id, { since });
-    expect(reply.ok).toBe(true);
-    await sleep(300);
-    expect(watch.seen.slice(since).filter((m) => m.topic.startsWith("ops/elsewhere"))).toEqual([]);
-  });
+  // The response topic is not signed: only cmd/result or a topic under it is honoured, so that
+  // nobody can make the screen publish elsewhere (another screen, or its own proofs and schedule).
+  it.each(["ops/elsewhere/inbox", `led/v1/sz-elsewhere-9/cmd/result`, `led/v1/${SCREEN}/proofs`, `led/v1/${SCREEN}/schedule`, `led/v1/${SCREEN}/cmd/result/+`])(
+    "a response topic %s is not honoured: the result goes to cmd/result",
+    async (responseTopic) => {
+      const since = watch.mark();
+      const envelope = signed("status");
+      await watch.publish(rig.topic("cmd"), JSON.stringify(envelope), { qos: 1, properties: { responseTopic, correlationData: Buffer.from("c-1") } });
+      const reply = await watch.next<CommandReply>("cmd/result", (r) => r.id === envelope.command.id, { since });
+      expect(reply.ok).toBe(true);
+      await sleep(200);
+      const elsewhere = watch.seen.slice(since).filter((m) => m.leaf !== "cmd" && m.leaf !== "cmd/result" && m.text.includes(envelope.command.id));
+      expect(elsewhere).toEqual([]);
+    },
+  );
 });
 
 describe("refusals: the exact code, and nothing run", () => {

@@ -104,7 +104,7 @@ export interface Seen {
   /** Its place in arrival order: `since` bounds for later waits. */
   n: number;
   topic: string;
-  /** The topic under led/v1/<screen>/. */
+  /** The topic under led/v1/<screen>/ (the whole topic when it lies elsewhere). */
   leaf: string;
   text: string;
   retain: boolean;
@@ -121,7 +121,7 @@ export class BrokerWatch {
   ) {
     client.on("message", (topic, payload, packet) => {
       const raw = packet.properties?.correlationData;
-      this.seen.push({ n: this.seen.length, topic, leaf: topic.slice(prefix.length), text: payload.toString("utf8"), retain: packet.retain, correlationData: raw ? Buffer.from(raw) : null });
+      this.seen.push({ n: this.seen.length, topic, leaf: topic.startsWith(prefix) ? topic.slice(prefix.length) : topic, text: payload.toString("utf8"), retain: packet.retain, correlationData: raw ? Buffer.from(raw) : null });
     });
   }
 
