@@ -72,6 +72,9 @@ function parseAck(payload: Buffer): { batch: string; through: number } | string 
   return r.data;
 }
 
+/** proofs.sync re-sends the batch in flight at once when it was sent at least this long ago. */
+const RESEND_ON_ASK_AFTER_MS = 1000;
+
 export class ProofSync implements ProofSyncCommand {
   private readonly topic: string;
   private readonly baseTimeoutMs: number;
@@ -150,6 +153,13 @@ export class ProofSync implements ProofSyncCommand {
     const target = this.deps.outbox.headSeq();
     const acked = this.deps.outbox.ackedThrough();
     if (acked >= target) return Promise.resolve({ through: acked });
+    // Asked for explicitly (a collector may be back after an outage): a batch waiting on a long
+    // re-send timeout goes again now, with its id, and the timeout starts afresh.
+    if (this.sent !== null && this.now() - this.sent.sentAt >= RESEND_ON_ASK_AFTER_MS) {
+      this.clearTimer();
+      this.sent = null;
+      this.timeoutMs = this.baseTimeoutMs;
+    }
     return new Promise((resolve, reject) => {
       this.waiters.push({ target, resolve, reject });
       this.kick();

@@ -272,6 +272,30 @@ describe("ProofSync", () => {
     await expect(done).resolves.toEqual({ through: 8 });
   });
 
+  it("syncNow sends a batch waiting on its re-send timeout again at once, same id, and starts the timeout afresh", async () => {
+    let clock = Date.parse("2026-12-01T08:00:00.000Z");
+    sync.stop();
+    sync = build({ now: () => clock });
+    append(2);
+    sync.kick();
+    await settle();
+    timers.fire();
+    await settle();
+    expect(sent).toHaveLength(2);
+    expect(timers.live()[0].ms).toBeGreaterThan(timers.pending[0].ms);
+    clock += 500;
+    void sync.syncNow().catch(() => undefined);
+    await settle();
+    expect(sent).toHaveLength(2); // sent half a second ago: not again
+    clock += 1000;
+    const done = sync.syncNow();
+    await settle();
+    expect(sent.map((s) => s.batch)).toEqual([sent[0].batch, sent[0].batch, sent[0].batch]);
+    expect(timers.live()[0].ms).toBe(timers.pending[0].ms);
+    sync.onAck(ackOf(sent[0].batch, 2));
+    await expect(done).resolves.toEqual({ through: 2 });
+  });
+
   it("syncNow answers at once when nothing is unsynced, and refuses with unavailable while disconnected", async () => {
     await expect(sync.syncNow()).resolves.toEqual({ through: 0 });
     append(1);
