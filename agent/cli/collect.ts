@@ -42,6 +42,8 @@ function untilSignalled(): Promise<NodeJS.Signals> {
 
 async function collect(o: CollectFlags): Promise<void> {
   if (!o.keys) throw new CliError("--keys DIR is needed: the screens' public keys, one <screenId>.pub.pem each", 2);
+  // Each member of a group keeps a persistent session of its own: two under one id would take it from each other.
+  if (o.group && !o.clientId) throw new CliError("--group needs --client-id: a stable id of this member's own (collector-1, collector-2 …)", 2);
   const broker = brokerOptions(o);
   try {
     proofsSubscription(o.group);
@@ -57,10 +59,14 @@ async function collect(o: CollectFlags): Promise<void> {
     log,
     onBatch: (r) => process.stdout.write(`${o.json ? JSON.stringify(r) : batchLine(r)}\n`),
   });
+  // Listening before the start: Ctrl-C must stop a collector still trying to reach its broker.
+  const signalled = untilSignalled();
   try {
-    const { protocolVersion } = await collector.start();
-    process.stderr.write(`collecting ${proofsSubscription(o.group)} from ${broker.url} (MQTT ${protocolVersion === 5 ? "5" : "3.1.1"}) into ${resolve(o.db)}; Ctrl-C stops\n`);
-    await untilSignalled();
+    const started = await Promise.race([collector.start(), signalled.then(() => null)]);
+    if (started) {
+      process.stderr.write(`collecting ${proofsSubscription(o.group)} from ${broker.url} (MQTT ${started.protocolVersion === 5 ? "5" : "3.1.1"}) into ${resolve(o.db)}; Ctrl-C stops\n`);
+      await signalled;
+    }
   } catch (err) {
     throw new CliError(`the collector could not start: ${(err as Error).message}`);
   } finally {
