@@ -253,7 +253,28 @@ export interface ScheduleDoc {
   fill: string[];
 }
 
+/** What a rig is made of; built by LinkRig.create. */
+interface RigParts {
+  screen: string;
+  dir: string;
+  cleanup: () => void;
+  broker: Mosquitto;
+  creatives: CreativeServer;
+  sim: NovaStarSimulator | null;
+  opsKey: KeyObject;
+  /** Another ops key: what a forger signs with. */
+  otherKey: KeyObject;
+  env: NodeJS.ProcessEnv;
+}
+
 export class LinkRig {
+  readonly screen: string;
+  readonly dir: string;
+  readonly broker: Mosquitto;
+  readonly creatives: CreativeServer;
+  readonly sim: NovaStarSimulator | null;
+  readonly opsKey: KeyObject;
+  readonly otherKey: KeyObject;
   readonly dataDir: string;
   readonly runDir: string;
   readonly config: string;
@@ -263,23 +284,13 @@ export class LinkRig {
   agent: Agent | null = null;
   private opsClient: OpsClient | null = null;
 
-  private constructor(
-    readonly screen: string,
-    readonly dir: string,
-    private readonly cleanup: () => void,
-    readonly broker: Mosquitto,
-    readonly creatives: CreativeServer,
-    readonly sim: NovaStarSimulator | null,
-    readonly opsKey: KeyObject,
-    /** Another ops key: what a forger signs with. */
-    readonly otherKey: KeyObject,
-    extraEnv: NodeJS.ProcessEnv,
-  ) {
-    this.dataDir = join(dir, "data");
-    this.runDir = join(dir, "run");
-    this.config = join(dir, "config.yaml");
-    this.opsKeyFile = join(dir, "ops", "ops.key");
-    this.env = { LEDAGENT_CONFIG: this.config, ...extraEnv };
+  private constructor(private readonly parts: RigParts) {
+    ({ screen: this.screen, dir: this.dir, broker: this.broker, creatives: this.creatives, sim: this.sim, opsKey: this.opsKey, otherKey: this.otherKey } = parts);
+    this.dataDir = join(parts.dir, "data");
+    this.runDir = join(parts.dir, "run");
+    this.config = join(parts.dir, "config.yaml");
+    this.opsKeyFile = join(parts.dir, "ops", "ops.key");
+    this.env = { LEDAGENT_CONFIG: this.config, ...parts.env };
     this.agents = new AgentProcesses({ config: this.config, runDir: this.runDir });
   }
 
@@ -293,10 +304,11 @@ export class LinkRig {
       sim = new NovaStarSimulator({ log: silentLogger() });
       simUrl = await sim.listenTcp("127.0.0.1", 0);
     }
-    const keys = await Promise.all([runCli(["ops", "keys", "init", "--dir", join(dir, "ops")]), runCli(["ops", "keys", "init", "--dir", join(dir, "other")])]);
+    const keys = await Promise.all(["ops", "other"].map((d) => runCli(["ops", "keys", "init", "--dir", join(dir, d)])));
     for (const k of keys) expect(k.code, k.stderr).toBe(0);
+    const [opsKey, otherKey] = ["ops", "other"].map((d) => loadPrivateKey(join(dir, d, "ops.key")).privateKey);
     const env = { LEDAGENT_CONTROLLER_POLL_INTERVAL_S: "1", ...opts.env };
-    const rig = new LinkRig(opts.screen, dir, cleanup, broker, creatives, sim, loadPrivateKey(join(dir, "ops", "ops.key")).privateKey, loadPrivateKey(join(dir, "other", "ops.key")).privateKey, env);
+    const rig = new LinkRig({ screen: opts.screen, dir, cleanup, broker, creatives, sim, opsKey: opsKey!, otherKey: otherKey!, env });
     const init = await rig.cli([
       "init", "--screen", opts.screen, "--data-dir", rig.dataDir, "--run-dir", rig.runDir, "--panel", "64x32", "--headless",
       "--ops-public-key", join(dir, "ops", "ops.pub.pem"), "--mqtt-url", broker.url, "--controller", simUrl,
@@ -384,7 +396,7 @@ export class LinkRig {
     await this.opsClient?.close().catch(() => undefined);
     await this.agents.killAll();
     await Promise.allSettled([this.broker.close(), this.creatives.close(), this.sim?.close()]);
-    this.cleanup();
+    this.parts.cleanup();
   }
 }
 
