@@ -153,11 +153,8 @@ describe("rejected deliveries", () => {
     expect(rig.creatives.requests("ad1")).toBe(1);
   }, 20_000);
 
-  // Known defect: the "same version, other content" check in checkEnvelope never runs, since
-  // applyEnvelope does not pass it the delivered schedule's sha256; the delivery is then taken for a
-  // retained redelivery and answered `applied` while the content in force is the old one. This
-  // test passes once that is fixed; turn `it.fails` into `it` then.
-  it.fails("the version in force with other content: rejected as stale, and recorded", async () => {
+  // The same version with other content must never pass for a redelivery of what is in force.
+  it("the version in force with other content: rejected as stale, and recorded", async () => {
     const before = (await rig.ledger()).events("schedule.rejected").length;
     const since = watch.mark();
     await watch.publish(rig.topic("schedule"), rig.sign(rig.schedule(2, house, [ad1])), { qos: 1, retain: true });

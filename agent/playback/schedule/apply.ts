@@ -112,10 +112,8 @@ function applyExclusively(deps: ApplyDeps, raw: unknown, source: string, origin:
   if (decision.outcome === "reject") return reject(deps, source, decision.version, decision.reasons);
   const doc = decision.document;
   const scheduleSha256 = canonicalSha256(decision.envelope.schedule);
+  // Same version as the ledger's last: checkEnvelope refused it if its content differs.
   if (decision.recorded && lastApplied) {
-    if (lastApplied.scheduleSha256 !== undefined && lastApplied.scheduleSha256 !== scheduleSha256) {
-      return reject(deps, source, doc.version, [`stale: version ${doc.version} was applied already (ledger), with other content`]);
-    }
     save(deps, current, decision.envelope, doc, lastApplied.at);
     return { state: "applied", version: doc.version, previousVersion: currentVersion, completed: true };
   }

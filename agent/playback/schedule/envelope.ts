@@ -4,7 +4,7 @@
 // and says every reason that could be known without trusting it.
 import type { KeyObject } from "node:crypto";
 import type { Config } from "../../config.js";
-import { loadPublicKey, verifyCanonical } from "../../crypto/index.js";
+import { canonicalSha256, loadPublicKey, verifyCanonical } from "../../crypto/index.js";
 import type { ScheduleDocument } from "./document.js";
 import { MAX_FIRST_VERSION, MAX_ISSUED_AHEAD_MS, MAX_VERSION_STEP } from "./limits.js";
 import { validateDocument, type Validation } from "./validate.js";
@@ -69,7 +69,10 @@ export function checkEnvelope(raw: unknown, check: EnvelopeCheck): EnvelopeDecis
   if (!validation.ok) return { outcome: "reject", version, reasons: [...reasons, ...validation.problems.map((p) => `malformed: ${p}`)] };
   const doc = validation.document;
   reasons.push(...issuedAtProblems(doc, check.now), ...originProblems(doc, check.origin ?? "network"));
-  if (check.lastApplied?.version === doc.version && check.lastApplied.scheduleSha256 && check.scheduleSha256 && check.lastApplied.scheduleSha256 !== check.scheduleSha256) {
+  // Hashed only here, for a trusted document whose version the ledger already holds: the same
+  // version with other content is stale, never "unchanged" (that would leave ops believing it in force).
+  const sameVersionSha = check.lastApplied?.version === doc.version && check.lastApplied.scheduleSha256 ? (check.scheduleSha256 ?? canonicalSha256(raw.schedule)) : undefined;
+  if (sameVersionSha !== undefined && check.lastApplied?.scheduleSha256 !== sameVersionSha) {
     reasons.push(`stale: version ${doc.version} was applied already, with other content`);
   }
   if (reasons.length) return { outcome: "reject", version, reasons };

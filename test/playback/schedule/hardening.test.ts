@@ -186,7 +186,7 @@ describe("defect 2: record, then apply", () => {
     save.mockRestore();
     expect(store.current()?.document.version).toBe(8);
     expect(applyEnvelope(d, sign(doc({ version: 8 })), "test")).toMatchObject({ state: "rejected", reasons: ["stale: version 8 is older than the last applied (ledger) 9"] });
-    expect(applyEnvelope(d, sign(doc({ version: 9, fill: ["cola-15", "cola-15"] })), "test")).toMatchObject({ state: "rejected", reasons: ["stale: version 9 was applied already (ledger), with other content"] });
+    expect(applyEnvelope(d, sign(doc({ version: 9, fill: ["cola-15", "cola-15"] })), "test")).toMatchObject({ state: "rejected", reasons: ["stale: version 9 was applied already, with other content"] });
     expect(applyEnvelope(d, sign(doc({ version: 9 })), "test")).toEqual({ state: "applied", version: 9, previousVersion: 8, completed: true });
     expect(store.current()?.document.version).toBe(9);
     expect(applyEnvelope(d, sign(doc({ version: 9 })), "test")).toEqual({ state: "unchanged", version: 9 });
