@@ -23,11 +23,17 @@ export interface ShelfDeps {
 
 /** The approved creatives a schedule can air, fill first (they stand in for the rest). */
 export function creativesToPrepare(doc: ScheduleDocument): ScheduleDocument["creatives"] {
-  const used = new Set<string>(doc.fill);
-  for (const c of doc.campaigns) for (const id of c.creatives) used.add(id);
-  const approved = doc.creatives.filter((c) => c.approved === true && used.has(c.id));
+  const inCampaigns = new Set<string>();
+  for (const c of doc.campaigns) for (const id of c.creatives) inCampaigns.add(id);
+  const approved = doc.creatives.filter((c) => c.approved === true);
   const fill = new Set(doc.fill);
-  return [...approved.filter((c) => fill.has(c.id)), ...approved.filter((c) => !fill.has(c.id))];
+  // Fill first (the screen is never black), then what campaigns play, then approved creatives no
+  // campaign names: ops may still play them with play.now.
+  return [
+    ...approved.filter((c) => fill.has(c.id)),
+    ...approved.filter((c) => !fill.has(c.id) && inCampaigns.has(c.id)),
+    ...approved.filter((c) => !fill.has(c.id) && !inCampaigns.has(c.id)),
+  ];
 }
 
 export class Shelf {

@@ -6,6 +6,7 @@ import { ClockJumpWatch } from "../../../agent/playback/playout/clock-watch.js";
 import { OverrunGauge } from "../../../agent/playback/playout/overrun.js";
 import { combineScreenStates, playerStatus, playRecord } from "../../../agent/playback/playout/record.js";
 import { planEnd, withProvisional } from "../../../agent/playback/playout/timeline.js";
+import { creativesToPrepare } from "../../../agent/playback/playout/renditions.js";
 import type { PlanItem } from "../../../agent/playback/planner/types.js";
 
 const file = (id: string, playMs: number, kind: "video" | "image" = "video"): AiredFile => ({ id, sourceSha256: "a".repeat(64), playMs, rendition: { kind, path: `/r/${id}`, sha256: "b".repeat(64) } });
@@ -120,5 +121,17 @@ describe("timing", () => {
     wall += 1000 - 3_600_000;
     mono += 1000;
     expect(watch.check()).toMatchObject({ stepMs: -3_600_000 });
+  });
+});
+
+describe("what a schedule prepares", () => {
+  it("every approved creative, fill first, then the campaigns', then those only play.now can air; never an unapproved one", () => {
+    const creative = (id: string, approved: boolean) => ({ id, url: `https://cdn.example/${id}.mp4`, sha256: "a".repeat(64), durationMs: 5000, approved });
+    const doc = {
+      creatives: [creative("promo", true), creative("ad", true), creative("house", true), creative("pending", false)],
+      campaigns: [{ creatives: ["ad", "pending"] }],
+      fill: ["house"],
+    } as unknown as Parameters<typeof creativesToPrepare>[0];
+    expect(creativesToPrepare(doc).map((c) => c.id)).toEqual(["house", "ad", "promo"]);
   });
 });
