@@ -52,9 +52,14 @@ export class CommandRegistry {
 
   async execute(name: string, rawArgs: unknown, ctx: CommandContext): Promise<CommandOutcome> {
     const command = typeof name === "string" ? this.commands.get(name) : undefined;
-    if (!command) return refusal("unknown-command", `unknown command ${clip(JSON.stringify(name) ?? String(name), 80)}`);
+    if (!command) {
+      const outcome = refusal("unknown-command", `unknown command ${clip(JSON.stringify(name) ?? String(name), 80)}`);
+      // A signed command from ops that could not run is on record, whatever it was.
+      if (ctx.origin.kind === "mqtt") this.record({ name: clip(String(name), 80), recordedArgs: () => undefined }, undefined, ctx, outcome);
+      return outcome;
+    }
     const { outcome, args } = await this.outcomeOf(command, rawArgs, ctx);
-    if (command.changes) this.record(command, args, ctx, outcome);
+    if (command.changes || (ctx.origin.kind === "mqtt" && !outcome.ok)) this.record(command, args, ctx, outcome);
     this.deps.log?.info({ command: command.name, origin: ctx.origin, ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code }, "command");
     return outcome;
   }
@@ -99,7 +104,7 @@ export class CommandRegistry {
   }
 
   /** The ledger's account of a change: who asked, what, and how it ended. A failure to record is logged, never thrown. */
-  private record(command: Command, args: unknown, ctx: CommandContext, outcome: CommandOutcome): void {
+  private record(command: Pick<Command, "name" | "recordedArgs">, args: unknown, ctx: CommandContext, outcome: CommandOutcome): void {
     const ledger = this.deps.ledger;
     if (!ledger) return;
     const who = ctx.origin.kind === "local" ? { origin: "local", user: ctx.origin.user } : { origin: "mqtt", commandId: ctx.origin.commandId };

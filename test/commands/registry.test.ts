@@ -141,12 +141,25 @@ describe("names", () => {
     for (const name of ["note", "play", "pattern", "controller.pattern", "controller.probe", "schedule.load"]) {
       expectError(await registry.execute(name, {}, MQTT), "local-only", name);
     }
-    // The changing ones leave a trace of the refused attempt.
+    // Every signed command from ops that could not run leaves a trace, changing or not.
     expect(executed().map((e) => [e.name, e.ok, e.error])).toEqual([
+      ["note", false, "local-only"],
       ["play", false, "local-only"],
       ["pattern", false, "local-only"],
       ["controller.pattern", false, "local-only"],
+      ["controller.probe", false, "local-only"],
       ["schedule.load", false, "local-only"],
+    ]);
+  });
+
+  test("over MQTT an unknown name and a read's bad args are on record too; locally they are not", async () => {
+    expectError(await registry.execute("brightness.sett", {}, MQTT), "unknown-command", "brightness.sett");
+    expectError(await registry.execute("status", { verbose: true }, MQTT), "bad-args", "verbose");
+    expectError(await registry.execute("brightness.sett", {}, LOCAL), "unknown-command", "brightness.sett");
+    expectError(await registry.execute("status", { verbose: true }, LOCAL), "bad-args", "verbose");
+    expect(executed().map((e) => [e.name, e.origin, e.ok, e.error])).toEqual([
+      ["brightness.sett", "mqtt", false, "unknown-command"],
+      ["status", "mqtt", false, "bad-args"],
     ]);
   });
 });
