@@ -115,7 +115,7 @@ export function parseCommandArgs(pairs: readonly string[], json: string | undefi
   return args;
 }
 
-type CmdFlags = BrokerFlags & { screen?: string; key?: string; args?: string; validFor: string; timeout: string; id?: string; save?: string; envelope?: string };
+type CmdFlags = BrokerFlags & { screen?: string; key?: string; args?: string; validFor: string; timeout?: string; id?: string; save?: string; envelope?: string };
 
 function signedCommand(name: string, pairs: string[], o: CmdFlags): CommandEnvelope {
   if (!o.screen || !o.key) throw new CliError("--screen and --key are needed to sign a command (or --envelope F to send one signed before)", 2);
@@ -163,7 +163,7 @@ export function registerOpsLinkCommands(ops: Command): void {
     .option("--key <file>", "the ops private key (needed unless --envelope)")
     .option("--args <json>", "the args as one JSON object (key=value pairs are added to it)")
     .option("--valid-for <s>", "how long the command stays valid", "300")
-    .option("--timeout <s>", "how long to wait for the result", "60")
+    .option("--timeout <s>", "how long to wait for the result (default 60; proofs.sync 130, since it waits for the collector)")
     .option("--id <id>", "the command id (default a random UUID)")
     .option("--save <file>", "also write the signed envelope here (to send it again with --envelope)")
     .option("--envelope <file>", "send this signed envelope exactly as it is (a resend); NAME must be its name")
@@ -171,7 +171,7 @@ export function registerOpsLinkCommands(ops: Command): void {
       action(async (name: string, pairs: string[], o: CmdFlags) => {
         const envelope = o.envelope ? savedEnvelope(o.envelope, name) : signedCommand(name, pairs, o);
         if (o.save) await withOutput(o.save, (stream) => void stream.write(`${JSON.stringify(envelope)}\n`), 0o600);
-        const timeoutMs = intOption("timeout", o.timeout, 1, 86_400) * 1000;
+        const timeoutMs = intOption("timeout", o.timeout ?? (name === "proofs.sync" ? "130" : "60"), 1, 86_400) * 1000;
         const reply = await withOps(o, (client) => client.command(envelope, { timeoutMs }));
         process.stdout.write(`${JSON.stringify(reply)}\n`);
         if (!reply.ok) throw new CliError(`${name} refused by ${envelope.command.screen}: ${reply.error.code}: ${reply.error.message}`);

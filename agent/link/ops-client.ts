@@ -66,7 +66,7 @@ function waitFor<T>(client: MqttClient, topic: string, timeoutMs: number, accept
   const result = new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       settle?.();
-      reject(new OpsClientError(`no ${what} within ${Math.round(timeoutMs / 1000)} s (is the screen's agent connected?)`, "timeout"));
+      reject(new OpsClientError(`no ${what} within ${Math.round(timeoutMs / 1000)} s: the screen's agent may be offline (its retained state topic says), or still working on it`, "timeout"));
     }, timeoutMs);
     const onMessage = (t: string, payload: Buffer, packet: { properties?: { correlationData?: Buffer } }): void => {
       if (t !== topic) return;
