@@ -4,6 +4,7 @@
 // `pending-creatives` while the new schedule's creatives are fetched and fitted (the old one plays
 // on), then `applied`, or `rejected` with every reason. A broker redelivers the retained envelope
 // on every reconnect; an envelope already in force is answered, never applied twice.
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { ApplyResult } from "../playback/schedule/index.js";
 import { screenTopic, type LinkMessage, type Publish } from "./types.js";
@@ -45,6 +46,8 @@ export interface ScheduleStateDeps {
 }
 
 const RETRY_MS = 60_000;
+/** The same rejected bytes delivered again are judged again (and recorded again) after this long. */
+const REJUDGE_AFTER_MS = 3_600_000;
 
 /** A creative refused while the schedule was prepared, as a reason line. */
 function refusalLine(r: ScheduleTakeover["rejected"][number]): string {
@@ -61,6 +64,8 @@ export class ScheduleDesiredState {
   private stopped = false;
   /** The newest delivery: only it is retried, and only its failure is reported. */
   private latest: LinkMessage | null = null;
+  /** The bytes last rejected: the broker redelivers them at every reconnect, and the ledger needs them once. */
+  private rejected: { digest: string; atMs: number } | null = null;
 
   constructor(private readonly deps: ScheduleStateDeps) {}
 
@@ -74,6 +79,13 @@ export class ScheduleDesiredState {
       this.deps.log.warn("the retained schedule was cleared on the broker: the schedule in force stays");
       return;
     }
+    const digest = createHash("sha256").update(message.payload).digest("hex");
+    const now = (this.deps.now ?? Date.now)();
+    if (this.rejected?.digest === digest && now - this.rejected.atMs < REJUDGE_AFTER_MS) {
+      // Judged an hour ago at most (issuedAt ahead of the clock may pass by now; retried after).
+      await this.onConnected();
+      return;
+    }
     let outcome: LoadOutcome;
     try {
       outcome = await this.deps.schedules.apply(message.payload, `mqtt ${message.topic}`, "network");
@@ -81,6 +93,7 @@ export class ScheduleDesiredState {
       this.failedToApply(message, err);
       return;
     }
+    this.rejected = outcome.result.state === "rejected" ? { digest, atMs: now } : null;
     await this.report(outcome);
   }
 

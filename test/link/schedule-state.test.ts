@@ -133,7 +133,7 @@ describe("ScheduleDesiredState", () => {
     applier.script.push(rejected(6, ["bad signature: not signed by the configured ops key", "wrong screen: for x, this is y"]));
     applier.script.push(rejected(null, ["malformed: expected an object { schedule, sig }"]));
     applier.script.push(rejected(7, ["malformed: a", "malformed: b"], 12));
-    for (let i = 0; i < 3; i++) await state.onMessage(delivery());
+    for (let i = 0; i < 3; i++) await state.onMessage(delivery(`{"delivery":${i}}`));
     expect(pub.states()).toEqual([
       [6, "rejected", ["bad signature: not signed by the configured ops key", "wrong screen: for x, this is y"]],
       [null, "rejected", ["malformed: expected an object { schedule, sig }"]],
@@ -383,7 +383,20 @@ describe("ScheduleDesiredState", () => {
   // Fix: copy the reasons only from an `applied` status (`this.status?.state === "applied"`).
   it("does not carry a rejection's reasons into the applied answer for the version in force", async () => {
     applier.script.push(applied(7), rejected(7, ["bad signature: not signed by the configured ops key"]), unchanged(7));
-    for (let i = 0; i < 3; i++) await state.onMessage(delivery());
+    for (const body of ["in force", "forged", "in force"]) await state.onMessage(delivery(JSON.stringify(body)));
     expect(pub.states().at(-1)).toEqual([7, "applied", []]);
+  });
+
+  it("judges the same rejected bytes once an hour at most: a broker redelivers them at every reconnect", async () => {
+    let now = Date.parse("2026-12-01T08:00:00Z");
+    state = new ScheduleDesiredState({ screenId: SCREEN, schedules: applier, publish: pub.publish, log: logs.log, now: () => now });
+    applier.script.push(rejected(8, ["bad signature: not signed by the configured ops key"]), rejected(8, ["bad signature: not signed by the configured ops key"]));
+    await state.onMessage(delivery("forged"));
+    now += 30 * 60_000;
+    await state.onMessage(delivery("forged"));
+    expect(applier.calls).toHaveLength(1);
+    now += 31 * 60_000;
+    await state.onMessage(delivery("forged"));
+    expect(applier.calls).toHaveLength(2);
   });
 });
