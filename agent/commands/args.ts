@@ -88,7 +88,8 @@ export function describeArgsIssues(error: z.ZodError, input: unknown): string {
   return error.issues.map((issue) => describeIssue(issue, input)).join("; ");
 }
 
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+/** The value at a zod issue's path in the input, or undefined when the path leaves it. */
+export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let node = input;
   for (const key of path) {
     if (node === null || typeof node !== "object") return undefined;

@@ -4,6 +4,7 @@
 import { randomUUID, type KeyObject } from "node:crypto";
 import { z } from "zod";
 import { canonicalSha256, signCanonical, verifyCanonical } from "../crypto/index.js";
+import { valueAt } from "../commands/args.js";
 import type { LinkRefusalCode } from "./types.js";
 
 /** The most a command delivery may weigh; bigger ones are refused before they are parsed. */
@@ -195,15 +196,6 @@ function describeShapeIssues(error: z.ZodError, input: unknown): string {
       return `${name}: ${issue.message.replace(/^Invalid input: /, "")}`;
     })
     .join("; ");
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let node = input;
-  for (const key of path) {
-    if (node === null || typeof node !== "object") return undefined;
-    node = (node as Record<PropertyKey, unknown>)[key];
-  }
-  return node;
 }
 
 function refuse(code: LinkRefusalCode, message: string, id: string | null): CommandRefusal {
