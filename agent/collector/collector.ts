@@ -112,6 +112,8 @@ export class Collector {
   private client: MqttClient | null = null;
   private version: 4 | 5 = 5;
   private silentCloses = 0;
+  /** The broker took MQTT 5 once: silent closes since (a restart, a man in the middle) never talk the collector down. */
+  private spokeFive = false;
   private stopped = false;
   private subscribed: { resolve: (v: { protocolVersion: 4 | 5 }) => void; reject: (e: Error) => void } | null = null;
 
@@ -175,6 +177,7 @@ export class Collector {
       // An ack is a few dozen bytes: with Nagle's algorithm it would wait on the agent's delayed ACK.
       sendWithoutDelay(client);
       this.silentCloses = 0;
+      if (this.version === 5) this.spokeFive = true;
       this.deps.log.info({ protocolVersion: this.version, sessionPresent: connack.sessionPresent }, "collector connected");
       this.subscribe(client);
     });
@@ -191,7 +194,7 @@ export class Collector {
       else this.deps.log.warn({ err: err.message }, "collector connection error");
     });
     client.on("close", () => {
-      if (this.stopped || this.client !== client || connacked || this.version !== 5) return;
+      if (this.stopped || this.client !== client || connacked || this.version !== 5 || this.spokeFive) return;
       if (errored) this.silentCloses = 0;
       else if (++this.silentCloses >= SILENT_CLOSES_BEFORE_FALLBACK) this.fallBack(client, "the broker closed MQTT 5 connections before any CONNACK");
     });

@@ -11,6 +11,7 @@ import type { Logger } from "../log.js";
 import { Backoff, DEFAULT_BACKOFF } from "./backoff.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE_S, DEFAULT_SESSION_EXPIRY_S, DEFAULT_STABLE_AFTER_MS, type ConnectionOptions } from "./connection-options.js";
 import { describeConnectionError, describeReasonCode } from "./connection-options.js";
+import { ProtocolChoice } from "./protocol-choice.js";
 import { sendWithoutDelay, type LinkMessage, type Publish, type PublishOptions } from "./types.js";
 
 export interface ConnectedInfo {
@@ -47,7 +48,6 @@ export class LinkDownError extends Error {
 const STOP_PUBLISH_MS = 2000;
 const STOP_END_MS = 1000;
 /** A 5 broker that closes without a CONNACK this many times in a row is taken not to speak 5. */
-const SILENT_CLOSES_BEFORE_FALLBACK = 2;
 /**
  * Messages that arrive between CONNACK and 'connected' (a persistent session's queue) are held
  * and handed up once the subscriptions and the online state are confirmed, so a part can answer
@@ -86,8 +86,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   private attempt: Attempt | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   /** What the next attempt asks for: 5 until a broker refused it. */
-  private attemptVersion: 4 | 5 = 5;
-  private silentCloses = 0;
+  private readonly protocol = new ProtocolChoice();
   private ready = false;
   private lastVersion: 4 | 5 | null = null;
   private started = false;
@@ -179,7 +178,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private connectNow(): void {
-    const protocolVersion = this.attemptVersion;
+    const protocolVersion = this.protocol.next;
     let client: MqttClient;
     try {
       client = this.connectFn(this.options.url, this.clientOptions(protocolVersion));
@@ -243,7 +242,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
 
   private async onConnack(attempt: Attempt, connack: IConnackPacket): Promise<void> {
     attempt.connack = true;
-    this.silentCloses = 0;
+    if (attempt.refusal === null) this.protocol.accepted(attempt.protocolVersion);
     if (attempt.closed || this.stopped) return;
     try {
       await this.subscribe(attempt);
@@ -315,7 +314,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     // fail, as for any message that arrives just before a drop).
     this.handUpHeld(attempt);
     if (this.stopped) return;
-    const fellBack = this.maybeFallBack(attempt, reason);
+    const fellBack = this.fallBack(attempt, reason);
     if (attempt.readyAt !== null && performance.now() - attempt.readyAt >= (this.options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS)) this.backoff.reset();
     const delayMs = fellBack ? 0 : this.backoff.next();
     if (!fellBack) {
@@ -326,17 +325,12 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     this.scheduleReconnect(delayMs);
   }
 
-  /** Switches to 3.1.1 for this process when the broker refused 5; true when it did. */
-  private maybeFallBack(attempt: Attempt, reason: string): boolean {
-    if (attempt.protocolVersion !== 5 || (attempt.connack && attempt.refusal === null)) return false;
-    const refusedVersion = attempt.refusal === 1 || attempt.refusal === 132;
-    if (!refusedVersion) {
-      this.silentCloses = attempt.transportUp && attempt.failure === null ? this.silentCloses + 1 : 0;
-      if (this.silentCloses < SILENT_CLOSES_BEFORE_FALLBACK) return false;
-    }
-    this.attemptVersion = 4;
-    const why = refusedVersion ? reason : `the broker closed the connection before any CONNACK on ${SILENT_CLOSES_BEFORE_FALLBACK} MQTT 5 attempts in a row`;
-    this.log.warn({ url: this.options.url, reason: why }, `the MQTT broker does not accept MQTT 5 (${why}): using MQTT 3.1.1 from now on, until the agent restarts`);
+  /** Tells the protocol choice how the attempt ended; true when the next attempt falls back to 3.1.1 (at once). */
+  private fallBack(attempt: Attempt, reason: string): boolean {
+    const fell = this.protocol.ended(attempt, reason);
+    if (!fell) return false;
+    const what = fell.forGood ? "using MQTT 3.1.1 from now on, until the agent restarts" : "trying MQTT 3.1.1 for the next connection (5 again after it)";
+    this.log.warn({ url: this.options.url, reason: fell.why }, `the MQTT broker did not take MQTT 5 (${fell.why}): ${what}`);
     return true;
   }
 

@@ -60,16 +60,18 @@ export async function connectOps(options: OpsClientOptions): Promise<OpsClient> 
   }
 }
 
-/** Resolves with the first message on `topic` that `accept` takes, or rejects after `timeoutMs`. */
-function waitFor<T>(client: MqttClient, topic: string, timeoutMs: number, accept: (payload: Buffer, packet: { properties?: { correlationData?: Buffer } }) => T | null, what: string): { result: Promise<T>; ready: Promise<void> } {
+type Received = { topic: string; retain?: boolean; properties?: { correlationData?: Buffer } };
+
+/** Resolves with the first message on one of `topics` that `accept` takes, or rejects after `timeoutMs`. */
+function waitFor<T>(client: MqttClient, topics: string[], timeoutMs: number, accept: (payload: Buffer, packet: Received) => T | null, what: string): { result: Promise<T>; ready: Promise<void> } {
   let settle: (() => void) | null = null;
   const result = new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       settle?.();
       reject(new OpsClientError(`no ${what} within ${Math.round(timeoutMs / 1000)} s: the screen's agent may be offline (its retained state topic says), or still working on it`, "timeout"));
     }, timeoutMs);
-    const onMessage = (t: string, payload: Buffer, packet: { properties?: { correlationData?: Buffer } }): void => {
-      if (t !== topic) return;
+    const onMessage = (t: string, payload: Buffer, packet: Received): void => {
+      if (!topics.includes(t)) return;
       let value: T | null = null;
       try {
         value = accept(payload, packet);
@@ -86,7 +88,7 @@ function waitFor<T>(client: MqttClient, topic: string, timeoutMs: number, accept
     };
     client.on("message", onMessage);
   });
-  const ready = client.subscribeAsync(topic, { qos: 1 }).then(() => undefined);
+  const ready = client.subscribeAsync(topics, { qos: 1 }).then(() => undefined);
   return { result, ready };
 }
 
@@ -104,20 +106,21 @@ export class OpsClient {
    * pending-creatives on the way.
    */
   async pushSchedule(envelopeText: string, screen: string, version: number, opts: { timeoutMs: number; onPending?: (s: ScheduleStatus) => void }): Promise<ScheduleStatus> {
-    const startedAt = Date.now();
     const { result, ready } = waitFor(
       this.client,
-      screenTopic(screen, "schedule/status"),
+      [screenTopic(screen, "schedule/status")],
       opts.timeoutMs,
-      (payload) => {
+      (payload, packet) => {
+        // A retained status (delivered on subscribing) is from before this push: the screen's
+        // clock need not agree with ours for this to hold.
+        if (packet.retain) return null;
         const s = JSON.parse(payload.toString("utf8")) as ScheduleStatus;
-        // A retained status from before this push says nothing about it.
-        if (Date.parse(s.at) < startedAt - 1000) return null;
         if (s.state === "pending-creatives") {
           if (s.version === version) opts.onPending?.(s);
           return null;
         }
-        return s.version === version || s.state === "rejected" ? s : null;
+        // A rejection names the version it could read; null when it could read none.
+        return s.version === version || (s.state === "rejected" && s.version === null) ? s : null;
       },
       `schedule/status for version ${version}`,
     );
@@ -133,11 +136,16 @@ export class OpsClient {
     if (this.protocolVersion === 5) {
       const responseTopic = `${screenTopic(screen, "cmd/result")}/${(this.client.options.clientId ?? "ops").replace(/[^A-Za-z0-9._-]/g, "_")}`;
       const correlation = Buffer.from(id, "utf8");
+      // An agent on 3.1.1 (its broker, or its path, would not take 5) answers on cmd/result by id.
       const { result, ready } = waitFor(
         this.client,
-        responseTopic,
+        [responseTopic, screenTopic(screen, "cmd/result")],
         opts.timeoutMs,
-        (payload, packet) => (packet.properties?.correlationData?.equals(correlation) ? (JSON.parse(payload.toString("utf8")) as CommandReply) : null),
+        (payload, packet) => {
+          const reply = JSON.parse(payload.toString("utf8")) as CommandReply;
+          if (packet.topic === responseTopic) return packet.properties?.correlationData?.equals(correlation) ? reply : null;
+          return reply.id === id ? reply : null;
+        },
         `result for command ${id}`,
       );
       await ready;
@@ -146,7 +154,7 @@ export class OpsClient {
     }
     const { result, ready } = waitFor(
       this.client,
-      screenTopic(screen, "cmd/result"),
+      [screenTopic(screen, "cmd/result")],
       opts.timeoutMs,
       (payload) => {
         const reply = JSON.parse(payload.toString("utf8")) as CommandReply;

@@ -469,7 +469,7 @@ describe("MqttConnection falling back to MQTT 3.1.1", () => {
       a.conn.start();
       expect(await connected(a)).toEqual({ sessionPresent: false, protocolVersion: 4 });
       expect(a.conn.protocolVersion).toBe(4);
-      const fallbackLines = a.logs.lines.filter((l) => /does not accept MQTT 5/.test(l.msg));
+      const fallbackLines = a.logs.lines.filter((l) => /did not take MQTT 5/.test(l.msg));
       expect(fallbackLines).toHaveLength(1);
       expect(fallbackLines[0].msg).toContain("[code 1]");
 
@@ -509,7 +509,7 @@ describe("MqttConnection falling back to MQTT 3.1.1", () => {
       a.conn.start();
       expect((await connected(a)).protocolVersion).toBe(4);
       expect(proxy.levels).toEqual([5, 5, 4]);
-      expect(a.logs.lines.filter((l) => /does not accept MQTT 5/.test(l.msg))).toHaveLength(1);
+      expect(a.logs.lines.filter((l) => /did not take MQTT 5/.test(l.msg))).toHaveLength(1);
       expect(a.logs.text()).toContain("closed the connection before any CONNACK on 2 MQTT 5 attempts in a row");
     } finally {
       await Promise.all(running.splice(0).map((c) => c.stop()));
