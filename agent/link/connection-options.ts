@@ -2,6 +2,8 @@
 // the files it names (password, CA, client certificate and key) are read here, once, so that a
 // missing or unreadable file stops the agent at start with the key and the file named, instead of
 // surfacing later as a refused connection in a reconnect loop.
+import { X509Certificate } from "node:crypto";
+import { statSync } from "node:fs";
 import { ConfigError, type Config } from "../config.js";
 import { readTrustedFile, TrustedFileError } from "../store/trusted-file.js";
 import type { BackoffPolicy } from "./backoff.js";
@@ -53,12 +55,30 @@ type FileKey = "passwordFile" | "ca" | "cert" | "key";
 
 /** A file named by `mqtt.<key>`, read whole; the error names the key, the file and why. */
 function readConfigFile(key: FileKey, path: string): Buffer {
+  let bytes: Buffer;
   try {
-    return readTrustedFile(path, { maxBytes: MAX_SECRET_FILE_BYTES });
+    // Trusted as the ops key is: anyone who could rewrite the CA or the certificate could point
+    // the screen at their own broker.
+    bytes = readTrustedFile(path, { maxBytes: MAX_SECRET_FILE_BYTES, refuseWritableByOthers: true });
   } catch (err) {
     // TrustedFileError messages start with the path already.
     const why = err instanceof TrustedFileError ? err.message : `${path}: ${(err as Error).message}`;
     throw new ConfigError(`mqtt.${key}: ${why}`);
+  }
+  // Secrets: not for every local user to read.
+  if ((key === "passwordFile" || key === "key") && (statSync(path).mode & 0o004) !== 0) {
+    throw new ConfigError(`mqtt.${key}: ${path}: is readable by every user (mode ${(statSync(path).mode & 0o777).toString(8)}); fix with \`chmod o-r ${path}\``);
+  }
+  if (key === "ca" || key === "cert") checkCertificate(key, path, bytes);
+  return bytes;
+}
+
+/** A CA or client certificate that is not one is said now, not as a puzzling TLS error later. */
+function checkCertificate(key: FileKey, path: string, bytes: Buffer): void {
+  try {
+    new X509Certificate(bytes);
+  } catch (err) {
+    throw new ConfigError(`mqtt.${key}: ${path}: not a PEM certificate (${(err as Error).message})`);
   }
 }
 
@@ -73,6 +93,7 @@ export function passwordFromFile(bytes: Buffer): Buffer {
 function readPassword(path: string): Buffer {
   const password = passwordFromFile(readConfigFile("passwordFile", path));
   if (password.length === 0) throw new ConfigError(`mqtt.passwordFile: ${path}: the password file is empty`);
+  if (password.includes(0x0a)) throw new ConfigError(`mqtt.passwordFile: ${path}: holds more than one line; the password is the first line alone`);
   return password;
 }
 

@@ -74,9 +74,9 @@ export function makeTestPki(): TestPki {
   const wrongNameServer = signLeaf(dir, "ca", "wrong-name", "other.invalid", ["subjectAltName=DNS:other.invalid", "extendedKeyUsage=serverAuth"]);
   const client = signLeaf(dir, "ca", "client", "ledagent-screen-1", ["extendedKeyUsage=clientAuth"]);
   const otherClient = signLeaf(dir, "other-ca", "other-client", "ledagent-screen-1", ["extendedKeyUsage=clientAuth"]);
-  // mosquitto started as root reads its certificates after dropping to its own user: the
-  // throwaway files must be readable by it (nothing here protects anything real).
+  // Private keys are the owner's alone, as the agent requires of its own (mosquitto runs as root
+  // in the tests, so it still reads the broker's); certificates are for everyone to read.
   chmodSync(dir, 0o755);
-  for (const name of readdirSync(dir)) chmodSync(join(dir, name), 0o644);
+  for (const name of readdirSync(dir)) chmodSync(join(dir, name), name.endsWith(".key") ? 0o600 : 0o644);
   return { dir, ca, server, client, otherCa, otherClient, wrongNameServer, read: (path) => readFileSync(path), cleanup };
 }

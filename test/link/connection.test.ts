@@ -106,10 +106,17 @@ afterEach(async () => {
 describe("connectionOptionsFromConfig", () => {
   const { dir, cleanup } = tempDir("ledagent-mqtt-options-");
   afterAll(cleanup);
-  const file = (name: string, content: string): string => {
+  const file = (name: string, content: string, mode = 0o600): string => {
     const path = join(dir, name);
-    writeFileSync(path, content);
+    writeFileSync(path, content, { mode });
+    chmodSync(path, mode);
     return path;
+  };
+  /** A throwaway self-signed certificate, as a CA file holds. */
+  const pem = (): string => {
+    const r = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "self.key"), "-subj", "/CN=test", "-days", "1"], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
+    return r.stdout;
   };
 
   it("builds the state topic, will, subscriptions and client id from the screen", () => {
@@ -125,14 +132,30 @@ describe("connectionOptionsFromConfig", () => {
     ]);
   });
 
+  const certificate = pem();
+
+  it("refuses secrets every user may read, files others may write, a CA that is no certificate, a password of two lines", () => {
+    const base = { url: "mqtts://broker:8883", username: "u" };
+    const readable = file("readable.key", "K", 0o644);
+    expect(() => connectionOptionsFromConfig({ ...base, cert: file("c2.pem", certificate, 0o644), key: readable }, "s", "1")).toThrow(`mqtt.key: ${readable}: is readable by every user (mode 644)`);
+    const pw = file("pw-readable", "x\n", 0o644);
+    expect(() => connectionOptionsFromConfig({ ...base, passwordFile: pw }, "s", "1")).toThrow(`mqtt.passwordFile: ${pw}: is readable by every user`);
+    const writable = file("writable-ca.pem", certificate, 0o666);
+    expect(() => connectionOptionsFromConfig({ ...base, ca: writable }, "s", "1")).toThrow(`mqtt.ca: ${writable}: is writable by group or others`);
+    const notPem = file("not-a-ca.pem", "hello", 0o644);
+    expect(() => connectionOptionsFromConfig({ ...base, ca: notPem }, "s", "1")).toThrow(`mqtt.ca: ${notPem}: not a PEM certificate`);
+    const twoLines = file("pw-two", "first\nsecond\n");
+    expect(() => connectionOptionsFromConfig({ ...base, passwordFile: twoLines }, "s", "1")).toThrow(`mqtt.passwordFile: ${twoLines}: holds more than one line`);
+  });
+
   it("reads the password without its trailing newline, and the TLS files as bytes", () => {
     const o = connectionOptionsFromConfig(
-      { url: "mqtts://broker:8883", username: "u", passwordFile: file("pw", "s3cret\n"), ca: file("ca.pem", "CA"), cert: file("c.pem", "C"), key: file("k.pem", "K") },
+      { url: "mqtts://broker:8883", username: "u", passwordFile: file("pw", "s3cret\n"), ca: file("ca.pem", certificate, 0o644), cert: file("c.pem", certificate, 0o644), key: file("k.pem", "K") },
       "s-1",
       "1",
     );
     expect(o.password?.toString()).toBe("s3cret");
-    expect([o.ca, o.cert, o.key].map((b) => b?.toString())).toEqual(["CA", "C", "K"]);
+    expect([o.ca, o.cert, o.key].map((b) => b?.toString())).toEqual([certificate, certificate, "K"]);
     expect(passwordFromFile(Buffer.from("a b\r\n")).toString()).toBe("a b");
     expect(passwordFromFile(Buffer.from("ab\n\n")).toString()).toBe("ab\n");
     expect(passwordFromFile(Buffer.from("ab\r")).toString()).toBe("ab\r");
@@ -439,7 +462,7 @@ describe("MqttConnection with a user name and password", () => {
 
   it("connects with the right password read from the password file", async () => {
     const passwordFile = join(dir, "good");
-    writeFileSync(passwordFile, "right horse battery\n");
+    writeFileSync(passwordFile, "right horse battery\n", { mode: 0o600 });
     const a = agent(broker.url, "auth1", { config: { username: "screen-a", passwordFile } });
     a.conn.start();
     expect((await connected(a)).protocolVersion).toBe(5);
@@ -447,7 +470,7 @@ describe("MqttConnection with a user name and password", () => {
 
   it("logs 'not authorised' with the broker's code for a wrong password, and keeps trying on MQTT 5", async () => {
     const passwordFile = join(dir, "bad");
-    writeFileSync(passwordFile, "wrong\n");
+    writeFileSync(passwordFile, "wrong\n", { mode: 0o600 });
     const a = agent(broker.url, "auth2", { config: { username: "screen-a", passwordFile } });
     a.conn.start();
     await waitFor("two refusals", () => a.logs.lines.length >= 2);
