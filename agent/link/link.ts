@@ -67,6 +67,7 @@ export interface LinkDeps {
 }
 
 const HOUR_MS = 3_600_000;
+const MAX_CORRELATION_BYTES = 1024;
 const HEAD_AFTER_SYNC_MIN_MS = 60_000;
 /** Entries read from the ledger per watch tick: a huge jump is worked off over several ticks. */
 const TAIL_ROWS_PER_TICK = 2000;
@@ -149,6 +150,11 @@ export class Link {
       return;
     }
     const leaf = message.topic.slice(own.length);
+    if (this.stopped) {
+      // Not claimed, not run: the registry and the ledger are going away. Ops may send it again.
+      if (leaf === "cmd") await this.refuseWhileStopping(message);
+      return;
+    }
     try {
       if (leaf === "schedule") await this.schedule.onMessage(message);
       else if (leaf === "cmd") await this.answer(message);
@@ -170,12 +176,29 @@ export class Link {
   }
 
   private async onCommand(message: LinkMessage): Promise<void> {
-    const reply = await this.deps.gate.handle(message.payload);
+    await this.answerWith(message, await this.deps.gate.handle(message.payload));
+  }
+
+  private async refuseWhileStopping(message: LinkMessage): Promise<void> {
+    let id: string | null = null;
+    try {
+      const raw = JSON.parse(message.payload.toString("utf8")) as { command?: { id?: unknown } };
+      if (typeof raw.command?.id === "string" && raw.command.id.length <= 128) id = raw.command.id;
+    } catch {
+      id = null;
+    }
+    await this.answerWith(message, { id, ok: false, error: { code: "unavailable", message: "the agent is stopping: the command was not run; send it again once the agent is back" } });
+  }
+
+  private async answerWith(message: LinkMessage, reply: CommandReply): Promise<void> {
     // The response topic is not covered by the signature (and refusals of unsigned requests are
     // answered too): only this screen's own cmd/result, or a topic under it, is honoured.
     const results = screenTopic(this.deps.screenId, "cmd/result");
     const asked = message.responseTopic;
-    const toResponseTopic = asked !== undefined && (asked === results || asked.startsWith(`${results}/`)) && !/[+#\0]/.test(asked);
+    // Correlation data is the sender's to choose and is not counted in the command's size limit:
+    // beyond 1 KiB it is not echoed (nor the response topic used) rather than multiplied into answers.
+    const correlationFits = message.correlationData === undefined || message.correlationData.length <= MAX_CORRELATION_BYTES;
+    const toResponseTopic = asked !== undefined && correlationFits && (asked === results || asked.startsWith(`${results}/`)) && !/[+#\0]/.test(asked);
     const topic = toResponseTopic ? (message.responseTopic as string) : screenTopic(this.deps.screenId, "cmd/result");
     try {
       await this.deps.connection.publish(topic, JSON.stringify(reply), { qos: 1, ...(toResponseTopic && message.correlationData ? { correlationData: message.correlationData } : {}) });

@@ -71,14 +71,15 @@ export class ScheduleDesiredState {
 
   /** A delivery on the `schedule` topic. Never throws. */
   async onMessage(message: LinkMessage): Promise<void> {
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = null;
-    this.latest = message;
     if (message.payload.length === 0) {
-      // Clearing the retained message stops future deliveries; it is not an order to go dark.
+      // Clearing the retained message stops future deliveries; it is not an order to go dark, nor
+      // to give up a retry of the last envelope delivered.
       this.deps.log.warn("the retained schedule was cleared on the broker: the schedule in force stays");
       return;
     }
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    this.latest = message;
     const digest = createHash("sha256").update(message.payload).digest("hex");
     const now = (this.deps.now ?? Date.now)();
     if (this.rejected?.digest === digest && now - this.rejected.atMs < REJUDGE_AFTER_MS) {

@@ -283,6 +283,26 @@ describe("Link", () => {
       expect(conn.on_("cmd/result").map((a) => (JSON.parse(a.payload) as CommandReply).id)).toEqual(["c-1", "c-2"]);
     });
 
+    it("does not echo correlation data over 1 KiB: the answer goes to cmd/result", async () => {
+      const a = await answerTopicFor(`${OWN}cmd/result/ops-7`, Buffer.alloc(1025, 1));
+      expect(a.topic).toBe(`${OWN}cmd/result`);
+      expect(a.options).toEqual({ qos: 1 });
+      expect((await answerTopicFor(`${OWN}cmd/result/ops-7`, Buffer.alloc(1024, 1))).topic).toBe(`${OWN}cmd/result/ops-7`);
+    });
+
+    it("a command arriving once stop() began is neither claimed nor run, and is answered unavailable with its id", async () => {
+      const reply = deferred<CommandReply>();
+      gate.reply = () => reply.promise;
+      await conn.deliver(`${OWN}cmd`, "first");
+      const stopped = link.stop();
+      await conn.deliver(`${OWN}cmd`, JSON.stringify({ command: { id: "late-1" }, sig: "x" }));
+      reply.resolve({ id: "r-1", ok: true, result: {} });
+      await stopped;
+      expect(gate.handled).toEqual(["first"]);
+      const late = conn.on_("cmd/result").map((p) => JSON.parse(p.payload) as CommandReply).find((r) => r.id === "late-1");
+      expect(late).toMatchObject({ ok: false, error: { code: "unavailable" } });
+    });
+
     it("stop() lets the gate finish, then waits for answers being handled and sent before the connection stops", async () => {
       const reply = deferred<CommandReply>();
       const taken = deferred<void>();

@@ -387,6 +387,21 @@ describe("ScheduleDesiredState", () => {
     expect(pub.states().at(-1)).toEqual([7, "applied", []]);
   });
 
+  it("an empty retained message (ops clearing the topic) keeps the retry of an envelope the agent failed to apply", async () => {
+    vi.useFakeTimers();
+    try {
+      state = new ScheduleDesiredState({ screenId: SCREEN, schedules: applier, publish: pub.publish, log: logs.log, retryMs: 5_000 });
+      applier.script.push(new Error("disk full"), applied(9));
+      await state.onMessage(delivery("v9"));
+      await state.onMessage(delivery(""));
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(applier.calls.map((c) => c.text)).toEqual(["v9", "v9"]);
+      expect(pub.states().at(-1)).toEqual([9, "applied", []]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("judges the same rejected bytes once an hour at most: a broker redelivers them at every reconnect", async () => {
     let now = Date.parse("2026-12-01T08:00:00Z");
     state = new ScheduleDesiredState({ screenId: SCREEN, schedules: applier, publish: pub.publish, log: logs.log, now: () => now });
