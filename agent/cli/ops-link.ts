@@ -105,12 +105,17 @@ export function parseCommandArgs(pairs: readonly string[], json: string | undefi
   for (const pair of pairs) {
     const eq = pair.indexOf("=");
     if (eq < 1) throw new CliError(`${pair}: expected key=value`, 2);
+    const key = pair.slice(0, eq);
+    if (key === "__proto__") throw new CliError(`${pair}: __proto__ is not an argument name`, 2);
     const value = pair.slice(eq + 1);
+    let parsed: unknown;
     try {
-      args[pair.slice(0, eq)] = JSON.parse(value);
+      parsed = JSON.parse(value);
     } catch {
-      args[pair.slice(0, eq)] = value;
+      parsed = value;
     }
+    if (typeof parsed === "number" && !Number.isFinite(parsed)) throw new CliError(`${key}: ${value} is not a finite number`, 2);
+    args[key] = parsed;
   }
   return args;
 }

@@ -125,6 +125,9 @@ export function checkCommandEnvelope(bytes: Buffer, ctx: CommandCheckContext): C
   const shape = envelopeSchema.safeParse(raw);
   if (!shape.success) return refuse("malformed", `not a command envelope: ${describeShapeIssues(shape.error, raw)}`, id);
   const { command, sig } = shape.data;
+  // JSON.parse keeps "__proto__" as a key, the signature covers it, and the schema drops it: the
+  // command that ran would not be the one signed.
+  if (hasProtoKey((raw as { command: unknown }).command)) return refuse("malformed", "a key named __proto__ is not allowed in a command", id);
   if (!COMMAND_ID_PATTERN.test(command.id)) {
     return refuse("malformed", "command.id: expected 1–128 characters of A–Z a–z 0–9 . _ : -", null);
   }
@@ -215,4 +218,10 @@ function iso(ms: number): string {
 
 function clip(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+function hasProtoKey(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value !== "object" || depth > 64) return false;
+  if (Object.prototype.hasOwnProperty.call(value, "__proto__")) return true;
+  return Object.values(value).some((v) => hasProtoKey(v, depth + 1));
 }

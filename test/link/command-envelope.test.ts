@@ -213,3 +213,12 @@ describe("what the ops key signed", () => {
     expectRefused(check(Buffer.from(envelope)), "bad-signature");
   });
 });
+
+describe("keys JSON.parse keeps but the schema would drop", () => {
+  test("refuses a signed command with __proto__ in its args as malformed: what ran would not be what was signed", () => {
+    const command = JSON.parse(`{"id":"p-1","screen":"${SCREEN}","name":"brightness.set","args":{"percent":60,"__proto__":{"percent":0}},"issuedAt":"${at(NOW)}","expiresAt":"${at(NOW + 5 * MIN)}"}`) as CommandBody;
+    const payload = bytes(signCommand(command, ops.privateKey));
+    expect(payload.toString()).toContain('"__proto__":{"percent":0}');
+    expectRefused(check(payload), "malformed", "__proto__");
+  });
+});
