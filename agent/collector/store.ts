@@ -72,6 +72,13 @@ export interface ScreenReport extends ScreenSummary {
 }
 
 const PAGE = 1000;
+const MAX_DETAIL_CHARS = 300;
+/** Problems about content no registered key vouched for. */
+const UNVOUCHED = new Set<Problem["kind"]>(["bad-signature", "malformed", "unregistered-screen", "wrong-screen"]);
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
 
 interface Stored {
   hash: string;
@@ -144,8 +151,15 @@ export class CollectorStore {
     this.db.transaction(() => this.record(problem)).immediate();
   }
 
+  /**
+   * Kept once per (screen, seq, kind), and bounded: the detail is clipped, and a problem with
+   * content no key vouched for (a forged or malformed batch, a stranger's entries) is kept once per
+   * (screen, kind) whatever seq it claims, since the sender chooses the seq. Its every occurrence
+   * is still in the collector's output.
+   */
   private record(p: Problem): void {
-    this.insertProblem.run(p.screen, p.seq, p.toSeq ?? null, p.kind, p.detail, this.now().toISOString());
+    const seq = UNVOUCHED.has(p.kind) ? null : p.seq;
+    this.insertProblem.run(clip(p.screen, 128), seq, p.toSeq ?? null, p.kind, clip(p.detail, MAX_DETAIL_CHARS), this.now().toISOString());
   }
 
   private storeLocked(screen: string, entries: CheckedEntry[]): StoreOutcome {

@@ -89,6 +89,19 @@ describe("collector verification and storage", () => {
     }
   });
 
+  it("forgeries cannot grow the problems table: one row per screen and kind whatever seq they claim, the detail clipped", async () => {
+    appendPlays(t, 2);
+    const [first] = entriesOf(1, 1);
+    for (let seq = 100; seq < 140; seq++) {
+      const forged = { ...first, seq, play: { ...(first as Entry & { kind: "play" }).play, creative: "x".repeat(5000) } };
+      const { report } = await send(batchOfEntries([forged]).payload);
+      expect(report.problems[0]?.kind).toBe("bad-signature");
+    }
+    const kept = store.problems(SCREEN);
+    expect(kept).toHaveLength(1);
+    expect(kept[0].detail.length).toBeLessThanOrEqual(300);
+  });
+
   it("a forged signature stops the batch there: the entries before it are stored and acked, it never is", async () => {
     appendPlays(t, 5);
     const entries = entriesOf(1, 5);
