@@ -1,6 +1,7 @@
 // `ledagent ops collect`: the reference collector from a shell. It runs until SIGINT/SIGTERM and
 // prints a line per batch (stored, duplicates, acked, every problem), or with --report prints
 // what its database holds per screen (count, head, gaps, problems) and exits.
+import { readdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { Collector, CollectorStore, proofsSubscription, ScreenKeys, type BatchReport } from "../collector/index.js";
@@ -42,6 +43,7 @@ function untilSignalled(): Promise<NodeJS.Signals> {
 
 async function collect(o: CollectFlags): Promise<void> {
   if (!o.keys) throw new CliError("--keys DIR is needed: the screens' public keys, one <screenId>.pub.pem each", 2);
+  checkKeysDir(resolve(o.keys));
   // Each member of a group keeps a persistent session of its own: two under one id would take it from each other.
   if (o.group && !o.clientId) throw new CliError("--group needs --client-id: a stable id of this member's own (collector-1, collector-2 …)", 2);
   const broker = brokerOptions(o);
@@ -73,6 +75,17 @@ async function collect(o: CollectFlags): Promise<void> {
     await collector.stop();
     store.close();
   }
+}
+
+/** A keys directory that is missing or not one would make every batch unregistered: said now. */
+function checkKeysDir(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    throw new CliError(`--keys ${dir}: ${(err as NodeJS.ErrnoException).code === "ENOTDIR" ? "not a directory" : (err as Error).message}`, 2);
+  }
+  if (!names.some((n) => n.endsWith(".pub.pem"))) process.stderr.write(`warning: --keys ${dir} holds no <screenId>.pub.pem yet: every batch is refused until a screen's key is put there\n`);
 }
 
 function openStore(path: string): CollectorStore {

@@ -1,8 +1,10 @@
 // The screens' registered public keys: `<dir>/<screenId>.pub.pem`, each the PEM SPKI Ed25519 key
-// a device prints with `ledagent keys show`. A key once read is kept; a screen with no key is
-// looked up again on its next batch, so a screen registered while the collector runs is picked up.
+// a device prints with `ledagent keys show`. A key is read again when its file changed (or is
+// gone: a stolen screen is de-registered by removing its key, without a restart), and a screen with
+// no key is looked up again on its next batch, so one registered while the collector runs is
+// picked up. Key files are trusted files: anyone who could rewrite one could forge that screen.
 import type { KeyObject } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { loadPublicKey } from "../crypto/index.js";
 
@@ -16,7 +18,7 @@ export interface ScreenKeySource {
 }
 
 export class ScreenKeys implements ScreenKeySource {
-  private readonly known = new Map<string, KeyObject>();
+  private readonly known = new Map<string, { key: KeyObject; stamp: string }>();
 
   constructor(private readonly dir: string) {}
 
@@ -25,17 +27,29 @@ export class ScreenKeys implements ScreenKeySource {
   }
 
   lookup(screen: string): KeyLookup {
-    const cached = this.known.get(screen);
-    if (cached) return { key: cached };
     if (!SCREEN_ID.test(screen)) return { key: null, reason: `${JSON.stringify(screen)} is not a screen id` };
     const path = this.keyPath(screen);
-    if (!existsSync(path)) return { key: null, reason: `no key registered for screen ${screen} (expected ${path})` };
+    const stamp = fileStamp(path);
+    const cached = this.known.get(screen);
+    if (cached && cached.stamp === stamp) return { key: cached.key };
+    this.known.delete(screen);
+    if (stamp === null || !existsSync(path)) return { key: null, reason: `no key registered for screen ${screen} (expected ${path})` };
     try {
-      const key = loadPublicKey(path);
-      this.known.set(screen, key);
+      const key = loadPublicKey(path, { trusted: true });
+      this.known.set(screen, { key, stamp });
       return { key };
     } catch (err) {
       return { key: null, reason: `the key registered for screen ${screen} cannot be used: ${(err as Error).message}` };
     }
+  }
+}
+
+/** What changes when a key file is replaced or edited: one stat per batch. */
+function fileStamp(path: string): string | null {
+  try {
+    const st = statSync(path);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return null;
   }
 }

@@ -1,5 +1,7 @@
 // The collector's verification and storage, without a broker: a real device ledger's batches go
 // through the BatchProcessor into a real collector database, and each kind of bad batch is met.
+import { generateKeyPairSync } from "node:crypto";
+import { chmodSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BatchProcessor, CollectorStore, ScreenKeys, VerifyPool, type BatchReport } from "../../agent/collector/index.js";
@@ -289,6 +291,27 @@ describe("collector verification and storage", () => {
       expect(second.report(SCREEN)?.entries).toBe(6);
     } finally {
       second.close();
+    }
+  });
+});
+
+describe("the screens' keys", () => {
+  it("a key removed de-registers the screen and a key replaced is read again, without a restart", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const keys = new ScreenKeys(dir);
+      const first = generateKeyPairSync("ed25519").publicKey;
+      const second = generateKeyPairSync("ed25519").publicKey;
+      registerKey(dir, "sz-keys-001", first);
+      expect(keys.lookup("sz-keys-001").key?.equals(first)).toBe(true);
+      rmSync(join(dir, "sz-keys-001.pub.pem"));
+      expect(keys.lookup("sz-keys-001")).toMatchObject({ key: null, reason: expect.stringContaining("no key registered") });
+      registerKey(dir, "sz-keys-001", second);
+      expect(keys.lookup("sz-keys-001").key?.equals(second)).toBe(true);
+      chmodSync(join(dir, "sz-keys-001.pub.pem"), 0o666);
+      expect(keys.lookup("sz-keys-001")).toMatchObject({ key: null, reason: expect.stringContaining("writable by group or others") });
+    } finally {
+      cleanup();
     }
   });
 });
