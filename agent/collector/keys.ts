@@ -48,7 +48,7 @@ export class ScreenKeys implements ScreenKeySource {
 function fileStamp(path: string): string | null {
   try {
     const st = statSync(path);
-    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}`;
   } catch {
     return null;
   }
