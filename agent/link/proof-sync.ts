@@ -90,6 +90,7 @@ export class ProofSync implements ProofSyncCommand {
   private lastSent: { id: string; sentAt: number } | null = null;
   private waiters: Waiter[] = [];
   private stopped = false;
+  private lastBuildError = -Infinity;
 
   constructor(private readonly deps: ProofSyncDeps) {
     this.topic = screenTopic(deps.screenId, "proofs");
@@ -200,7 +201,16 @@ export class ProofSync implements ProofSyncCommand {
     try {
       batch = this.deps.outbox.nextBatch(this.deps.limits);
     } catch (err) {
-      this.deps.log.error({ err }, "the next proof batch could not be built");
+      // A ledger that lost or damaged a row cannot be synced past it: said once a minute (not at
+      // every new entry), and to whoever waits on proofs.sync at once rather than at its timeout.
+      const now = this.now();
+      if (now - this.lastBuildError >= 60_000) {
+        this.lastBuildError = now;
+        this.deps.log.error({ err }, "the next proof batch could not be built: proof sync is stuck until the ledger is repaired");
+      }
+      const waiting = this.waiters;
+      this.waiters = [];
+      for (const w of waiting) w.reject(new CommandFailure("failed", `the next proof batch cannot be built: ${(err as Error).message}`));
       this.armTimer();
       return;
     }

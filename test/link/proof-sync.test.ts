@@ -296,6 +296,19 @@ describe("ProofSync", () => {
     await expect(done).resolves.toEqual({ through: 2 });
   });
 
+  it("a batch that cannot be built (a ledger row lost) fails proofs.sync at once and is logged once a minute, not at every entry", async () => {
+    append(3);
+    outbox.nextBatch = () => {
+      throw new Error("the ledger no longer holds seq 2");
+    };
+    await expect(sync.syncNow()).rejects.toMatchObject({ code: "failed", message: expect.stringContaining("seq 2") });
+    for (let i = 0; i < 5; i++) {
+      sync.kick();
+      await settle();
+    }
+    expect(logs.lines().filter((l) => l.msg.startsWith("the next proof batch could not be built"))).toHaveLength(1);
+  });
+
   it("syncNow answers at once when nothing is unsynced, and refuses with unavailable while disconnected", async () => {
     await expect(sync.syncNow()).resolves.toEqual({ through: 0 });
     append(1);
