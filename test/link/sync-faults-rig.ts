@@ -55,7 +55,11 @@ export class CollectorProcess {
     child.stdout?.on("data", (d: Buffer) => {
       const lines = (partial + d.toString()).split("\n");
       partial = lines.pop() ?? "";
-      for (const line of lines) if (line.trim()) this.reports.push(JSON.parse(line) as BatchReport);
+      for (const line of lines) {
+        const report = parseJson<BatchReport>(line);
+        if (report) this.reports.push(report);
+        else if (line.trim()) this.log += `(stdout) ${line}\n`;
+      }
     });
     child.stderr?.on("data", (d: Buffer) => (this.log = (this.log + d.toString()).slice(-20_000)));
   }
@@ -99,8 +103,10 @@ export class ProofsWatch {
 
   private constructor(private readonly client: MqttClient) {
     client.on("message", (_topic, payload) => {
-      const b = JSON.parse(payload.toString("utf8")) as { batch: string; entries: Array<{ seq: number }> };
-      this.batches.push({ batch: b.batch, fromSeq: b.entries[0].seq, throughSeq: b.entries[b.entries.length - 1].seq });
+      const b = parseJson<{ batch?: string; entries?: Array<{ seq: number }> }>(payload.toString("utf8"));
+      const [first, last] = [b?.entries?.[0], b?.entries?.at(-1)];
+      // Anything else on the topic is no batch of the agent's; the checks on the collector's side name it.
+      if (typeof b?.batch === "string" && first && last) this.batches.push({ batch: b.batch, fromSeq: first.seq, throughSeq: last.seq });
     });
   }
 
@@ -124,10 +130,18 @@ interface Row {
   hash: string;
 }
 
-function readRows<T>(file: string, sql: string): T[] {
+function parseJson<T>(text: string): T | null {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+}
+
+function readRows<T>(file: string, sql: string, ...params: string[]): T[] {
   const db = openDatabase(file, { mustExist: true });
   try {
-    return db.prepare(sql).all() as T[];
+    return db.prepare(sql).all(...params) as T[];
   } finally {
     db.close();
   }
@@ -218,8 +232,8 @@ export class SyncRig {
   }
 
   /** `ledagent run`, answering on its control socket with its MQTT link up. */
-  async startAgent(): Promise<Agent> {
-    const agent = this.agents.start();
+  async startAgent(env: NodeJS.ProcessEnv = {}): Promise<Agent> {
+    const agent = this.agents.start(env);
     this.agent = agent;
     await this.agents.reachable(agent, 45_000);
     await until("the agent's MQTT link up", async () => ((await this.status())?.host?.linkConnected ? true : null), 30_000, () => agent.output().slice(-3000));
@@ -233,7 +247,7 @@ export class SyncRig {
 
   /** The head seq the collector's database holds for the screen (0 before the first batch). */
   collectorHead(): number {
-    const rows = readRows<{ head: number | null }>(this.collectorDb, `SELECT max(seq) AS head FROM entries WHERE screen = '${SCREEN}'`);
+    const rows = readRows<{ head: number | null }>(this.collectorDb, "SELECT max(seq) AS head FROM entries WHERE screen = ?", SCREEN);
     return rows[0]?.head ?? 0;
   }
 
@@ -275,7 +289,7 @@ export class SyncRig {
   }
 
   collectorRows(): Row[] {
-    return readRows<Row>(this.collectorDb, `SELECT seq, hash FROM entries WHERE screen = '${SCREEN}' ORDER BY seq`);
+    return readRows<Row>(this.collectorDb, "SELECT seq, hash FROM entries WHERE screen = ? ORDER BY seq", SCREEN);
   }
 
   /** `ledagent ops cmd proofs.sync`: the agent re-sends now and answers once the collector acked its head. */
@@ -300,6 +314,9 @@ export class SyncRig {
    * holds exactly the device's ledger, each seq 1..head once with the device's hash, no gap, no problem.
    */
   async expectExactCopy(): Promise<{ through: number; entries: number }> {
+    // A command sent while the agent is away waits in its session only if the broker has that
+    // session: one killed before it saved the agent's session (autosave) drops the command.
+    await until("the agent's MQTT link up", async () => ((await this.status())?.host?.linkConnected ? true : null), 30_000, () => this.diagnostics());
     const through = await this.proofsSync();
     expect(through).toBeGreaterThanOrEqual(this.backlogHead);
     await until("the agent's outbox to reach its head (unsynced 0)", async () => ((await this.status())?.sync?.unsynced === 0 ? true : null), 30_000, () => this.diagnostics());

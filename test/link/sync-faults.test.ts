@@ -9,7 +9,7 @@ import { tempDir } from "../helpers/tmp.js";
 import { makeClips, ProofsWatch, SyncRig, until, type Clips, type CollectorProcess } from "./sync-faults-rig.js";
 
 /** Large enough that the drain takes seconds even on a fast machine. */
-const BACKLOG = 20_000;
+const BACKLOG = 12_000;
 /** Strike once the collector holds this much: several batches in, most of the backlog still to go. */
 const STRIKE_AT = 1500;
 
@@ -55,20 +55,23 @@ describe("proof sync under faults", () => {
       const collector = await r.startCollector();
       await r.startAgent();
 
-      // At whatever moment the drain is in when the kill lands.
+      // At whatever moment the drain is in when the kill lands. The batch recorded in flight was
+      // stored once whatever the moment: sent again with its id (duplicates when the collector had
+      // it), or settled by the collector's ack that waited in the agent's session while it was down.
       await r.midSync(STRIKE_AT);
       let agent = r.agent!;
       r.agents.killGroup(agent);
       await agent.exited;
       const struck = r.inFlight();
       await r.startAgent();
+      // (No batch is recorded in flight when the kill fell between an ack and the next batch.)
       if (struck) {
         await until(`the collector to settle batch ${struck.id}`, () => (storedOnce(collector, struck) ? true : null), 30_000, () => r.diagnostics());
       }
 
       // With the batch in flight on the broker and no ack for it yet (the collector is paused):
       // the agent started again must send that very batch again, and the collector counts it as duplicates.
-      await r.midSync(r.collectorHead() + 4 * STRIKE_AT);
+      await r.midSync(r.collectorHead() + 2 * STRIKE_AT);
       collector.signal("SIGSTOP");
       const waiting = await awaitingAck(r, watch);
       agent = r.agent!;
@@ -145,8 +148,8 @@ describe("proof sync under faults", () => {
     // Defect: the batches the broker hands the dead member wait in its session until the agent's
     // ack timeout (30 s, doubling) sends them again, so the screen drains at a batch per 30 s or
     // worse instead of at full speed while one member is down.
-    it.fails("the other member takes the whole drain at once: five more batches within 10 s", async () => {
-      await until("the surviving member to store five more batches", () => (survivor.reports.slice(killedAt).filter((x) => x.stored > 0).length >= 5 ? true : null), 10_000, () => r.diagnostics());
+    it.fails("the other member takes the whole drain at once: five more batches within 8 s", async () => {
+      await until("the surviving member to store five more batches", () => (survivor.reports.slice(killedAt).filter((x) => x.stored > 0).length >= 5 ? true : null), 8000, () => r.diagnostics());
     }, 20_000);
 
     it("the member started again gets the batch its session kept, and the collector ends with exactly the device's ledger", async () => {
