@@ -148,7 +148,11 @@ export class Collector {
     return {
       protocolVersion: this.version,
       clientId: this.clientId,
-      clean: false,
+      // A group member keeps no session: the broker would go on handing a dead member its share
+      // of every screen's batches, each then waiting out the agent's ack timeout. The agent
+      // re-sends whatever a member took down with it. Alone, the collector keeps its session so
+      // batches wait for it while it restarts.
+      clean: this.deps.options.group !== undefined,
       reconnectPeriod: o.reconnectPeriodMs ?? 2000,
       resubscribe: false,
       ...(o.username === undefined ? {} : { username: o.username }),
@@ -157,7 +161,7 @@ export class Collector {
       ...(o.cert === undefined ? {} : { cert: o.cert }),
       ...(o.key === undefined ? {} : { key: o.key }),
       rejectUnauthorized: true,
-      ...(this.version === 5 ? { properties: { sessionExpiryInterval: COLLECTOR_SESSION_EXPIRY_S } } : {}),
+      ...(this.version === 5 ? { properties: { sessionExpiryInterval: this.deps.options.group === undefined ? COLLECTOR_SESSION_EXPIRY_S : 0 } } : {}),
     };
   }
 
