@@ -12,7 +12,8 @@ import { samplePlay } from "./ledger.js";
 import { startMosquitto, type Mosquitto } from "./mosquitto.js";
 import { benchConfig, benchSchedule, makeClip, PANEL, SCREEN } from "./playout-rig.js";
 
-export const CLI = fileURLToPath(new URL("../../bin/ledagent.js", import.meta.url));
+// From dist/bench/ when built, from bench/ when a test imports the source.
+export const CLI = fileURLToPath(new URL(import.meta.url.includes("/dist/bench/") ? "../../bin/ledagent.js" : "../bin/ledagent.js", import.meta.url));
 
 export interface LinkRig {
   broker: Mosquitto;
