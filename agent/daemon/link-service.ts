@@ -5,6 +5,7 @@
 import { statfsSync } from "node:fs";
 import type { Config } from "../config.js";
 import { agentStatus, type CommandDeps, type HostFacts } from "../commands/index.js";
+import { AlertCursor } from "../link/alert-cursor.js";
 import { CommandGate } from "../link/command-gate.js";
 import { MqttConnection } from "../link/connection.js";
 import { connectionOptionsFromConfig } from "../link/connection-options.js";
@@ -70,6 +71,7 @@ export function linkService(deps: LinkServiceDeps): Service {
         ledger,
         status: () => agentStatus(deps.commandDeps),
         telemetryIntervalS: config.telemetryIntervalS,
+        alertCursor: new AlertCursor(ledger.db),
         log,
       });
       parts.proofSync = proofSync;

@@ -53,6 +53,11 @@ export class AlertPublisher {
 
   constructor(private readonly deps: AlertPublisherDeps) {}
 
+  /** The ledger seq of the oldest alert still waiting to be sent, or null. */
+  firstPendingSeq(): number | null {
+    return this.queue.find((a) => a.seq !== undefined)?.seq ?? null;
+  }
+
   add(alert: Alert): void {
     this.queue.push(alert);
     const max = this.deps.maxQueued ?? 500;

@@ -58,6 +58,8 @@ export interface LinkDeps {
   /** The status command's object, which is also the telemetry. */
   status: () => Promise<AgentStatus>;
   telemetryIntervalS: number;
+  /** Where the alerts stand across restarts (absent: from the head at start). */
+  alertCursor?: { through(): number | null; set(through: number): void };
   log: Logger;
   now?: () => number;
   /** disk.low under this many free bytes (default 1 GiB). */
@@ -68,6 +70,7 @@ export interface LinkDeps {
 
 const HOUR_MS = 3_600_000;
 const MAX_CORRELATION_BYTES = 1024;
+const ALERT_CURSOR_EVERY_MS = 10_000;
 const HEAD_AFTER_SYNC_MIN_MS = 60_000;
 /** Entries read from the ledger per watch tick: a huge jump is worked off over several ticks. */
 const TAIL_ROWS_PER_TICK = 2000;
@@ -78,6 +81,7 @@ export class Link {
   private readonly disk: DiskWatch;
   private readonly timers: NodeJS.Timeout[] = [];
   private tailSeq = 0;
+  private cursorSaved = { through: 0, atMs: 0 };
   private headPublished = { seq: 0, atMs: -Infinity };
   private stopped = false;
   /** Commands being handled: their results go out before the connection closes (agent.restart's too). */
@@ -96,7 +100,10 @@ export class Link {
 
   start(): void {
     const c = this.deps.connection;
-    this.tailSeq = this.deps.ledger.head()?.seq ?? 0;
+    const head = this.deps.ledger.head()?.seq ?? 0;
+    // From where the last run left the alerts; the first run ever starts at the head (no history raised).
+    this.tailSeq = Math.min(head, this.deps.alertCursor?.through() ?? head);
+    this.cursorSaved = { through: this.tailSeq, atMs: (this.deps.now ?? Date.now)() };
     c.on("connected", () => void this.onConnected());
     c.on("disconnected", () => this.deps.proofSync.onDisconnected());
     c.on("message", (m) => void this.onMessage(m));
@@ -112,6 +119,7 @@ export class Link {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.saveAlertCursor(true);
     this.schedule.stop();
     this.deps.proofSync.stop();
     await this.deps.gate.stop();
@@ -226,7 +234,24 @@ export class Link {
       this.tailSeq = through;
       this.deps.proofSync.kick();
     }
+    this.saveAlertCursor(false);
     this.headAfterSync();
+  }
+
+  /** Every alert read and sent, or the one before the oldest still waiting; written every 10 s at most, and at stop. */
+  private saveAlertCursor(force: boolean): void {
+    const cursor = this.deps.alertCursor;
+    if (!cursor) return;
+    const waiting = this.alerts.firstPendingSeq();
+    const through = waiting === null ? this.tailSeq : waiting - 1;
+    const now = (this.deps.now ?? Date.now)();
+    if (through === this.cursorSaved.through || (!force && now - this.cursorSaved.atMs < ALERT_CURSOR_EVERY_MS)) return;
+    try {
+      cursor.set(through);
+      this.cursorSaved = { through, atMs: now };
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, "the alerts' cursor was not saved; alerts since may be raised again");
+    }
   }
 
   /** "After each sync": once the outbox is empty and the collector acked past the last head sent. */

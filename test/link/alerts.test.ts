@@ -1,11 +1,15 @@
 // Alerts on the `events` topic: which ledger entries are alerts (and what they carry), the
 // publisher's order, its bounded offline queue and one-at-a-time flushing, and the disk watch's
 // once-then-re-armed-20 %-above rule. A fake publisher stands for the connection.
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino, type Logger } from "pino";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ALERT_EVENT_TYPES, AlertPublisher, alertOf, DiskWatch, type Alert } from "../../agent/link/alerts.js";
 import type { PublishOptions } from "../../agent/link/types.js";
+import { AlertCursor } from "../../agent/link/alert-cursor.js";
+import { openDatabase } from "../../agent/store/index.js";
+import { tempDir } from "../helpers/tmp.js";
 
 const SCREEN = "sz-nanshan-001";
 const EVENTS = `led/v1/${SCREEN}/events`;
@@ -270,5 +274,24 @@ describe("DiskWatch", () => {
     expect(disk.check(900, AT)).toBeNull();
     expect(disk.check(1201, AT)).toBeNull();
     expect(disk.check(800, "2026-12-02T00:00:00.000Z")).toEqual({ type: "disk.low", at: "2026-12-02T00:00:00.000Z", freeBytes: 800, limitBytes: LIMIT });
+  });
+});
+
+describe("AlertCursor", () => {
+  it("is null before the link ever ran, then keeps the last seq set, across a reopen", () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "agent.db");
+      let db = openDatabase(path);
+      expect(new AlertCursor(db).through()).toBeNull();
+      new AlertCursor(db).set(41);
+      new AlertCursor(db).set(57);
+      db.close();
+      db = openDatabase(path);
+      expect(new AlertCursor(db).through()).toBe(57);
+      db.close();
+    } finally {
+      cleanup();
+    }
   });
 });

@@ -322,6 +322,46 @@ describe("Link", () => {
     });
   });
 
+  describe("the alerts' cursor across restarts", () => {
+    const cursorAt = (through: number | null) => {
+      const saved: number[] = [];
+      return { saved, cursor: { through: () => through, set: (n: number) => void saved.push(n) } };
+    };
+    const relink = (cursor: { through(): number | null; set(n: number): void }): void => {
+      const log = pino({ level: "silent" });
+      link = new Link({ screenId: SCREEN, connection: conn, schedules: { apply: async () => applyOutcome() }, gate, proofSync: sync, ledger, status, telemetryIntervalS: 30, log, diskLowBytes: 1000, alertCursor: cursor });
+    };
+
+    it("raises the alerts recorded after the cursor, before the link started (at boot, or queued at the last stop)", async () => {
+      ledger.record({ type: "controller.fault", fault: "seen last run" });
+      const missed = ledger.record({ type: "controller.fault", fault: "at boot" });
+      relink(cursorAt(1).cursor);
+      await startConnected();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(events().map((e) => [e.seq, e.fault])).toEqual([[missed, "at boot"]]);
+    });
+
+    it("the first run ever starts at the head: no history is raised", async () => {
+      ledger.record({ type: "controller.fault", fault: "old" });
+      relink(cursorAt(null).cursor);
+      await startConnected();
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(events()).toEqual([]);
+    });
+
+    it("at stop, alerts still waiting are kept for the next run: the cursor stops before the oldest", async () => {
+      const { saved, cursor } = cursorAt(0);
+      relink(cursor);
+      await startConnected();
+      conn.down();
+      ledger.grow(3);
+      const waiting = ledger.record({ type: "suspended", reason: "typhoon" });
+      await vi.advanceTimersByTimeAsync(1000);
+      await link.stop();
+      expect(saved.at(-1)).toBe(waiting - 1);
+    });
+  });
+
   describe("ledger watch", () => {
     it("raises alerts for new entries of the alert types only and kicks the proof sync once", async () => {
       ledger.record({ type: "controller.fault", fault: "before the link started" });
