@@ -145,9 +145,19 @@ describe("proof sync under faults", () => {
     // Members keep no session: a dead member is handed nothing more, so the survivor takes the
     // whole drain at once (with 7-day sessions it waited out the agent's 30 s ack timeout per batch).
     it("once the agent sent again the batch the dead member took down (proofs.sync hurries it), the other member takes the rest at full speed", async () => {
-      const syncing = r.proofsSync();
+      // If the dead member took a batch down, the agent waits on it: proofs.sync re-sends it at once
+      // (asked once the batch is 1.5 s old, since it re-sends only batches sent a second ago or more).
+      // With sessions kept, every other batch went to the dead member and waited 30 s: five more
+      // could never be stored within 20 s.
       const from = survivor.reports.length;
-      await until("the surviving member to store five more batches", () => (survivor.reports.slice(from).filter((x) => x.stored > 0).length >= 5 ? true : null), 8000, () => r.diagnostics());
+      let asked: Promise<number> | null = null;
+      await until("the surviving member to store five more batches", async () => {
+        if (survivor.reports.slice(from).filter((x) => x.stored > 0).length >= 5) return true;
+        const sentAt = asked ? undefined : (await r.status())?.sync?.inFlight?.sentAt;
+        if (sentAt && Date.now() - Date.parse(sentAt) >= 1500) asked = r.proofsSync();
+        return null;
+      }, 20_000, () => r.diagnostics());
+      const syncing = asked ?? r.proofsSync();
       expect(survivor.reports.length).toBeGreaterThan(killedAt);
       expect(await syncing).toBeGreaterThanOrEqual(BACKLOG);
     }, 100_000);
