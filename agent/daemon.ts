@@ -2,7 +2,8 @@
 // as a list of services, started in order and stopped in reverse (agent/daemon/services.ts):
 //
 //   run directory → ledger → keep-alive and checkpoints → controller → controller status poller →
-//   brightness schedule → creatives → schedule → playout → commands → control socket → MQTT link
+//   brightness schedule → creatives → schedule → playout → commands → control socket → MQTT link →
+//   systemd notification (READY, the watchdog)
 //
 // It starts from the schedule stored on disk and needs no network. docs/daemon.md tells the whole
 // story: which services are optional, signals, exit codes, and what the ledger records.
@@ -15,6 +16,7 @@ import { LedgerService, type StopReason } from "./daemon/ledger-service.js";
 import { linkService } from "./daemon/link-service.js";
 import { noParts, type DaemonParts } from "./daemon/parts.js";
 import { playbackServices } from "./daemon/playback-services.js";
+import { systemdService } from "./daemon/systemd-service.js";
 import { errorLine, ServiceStack, type Service, type StartReport, type StopReport } from "./daemon/services.js";
 import type { Logger } from "./log.js";
 import { VERSION } from "./version.js";
@@ -60,6 +62,7 @@ export class Daemon {
       ...playbackServices({ config, log, parts, env: deps.env ?? process.env }),
       ...commandServices(control),
       linkService({ config, log, parts, commandDeps: commandDeps(control) }),
+      systemdService({ parts, log, env: deps.env ?? process.env, pid: process.pid }),
     ];
     this.stack = new ServiceStack({
       services: this.services,

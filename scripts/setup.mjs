@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Brings a fresh checkout to a runnable state, and says nothing when it already is:
-//  1. as root, the Debian packages the agent and its tests use (ffmpeg, mpv, mosquitto, socat);
+//  1. as root, the Debian packages the agent and its tests use (ffmpeg, mpv, mosquitto, socat,
+//     and systemd's analyzer for the unit's test);
 //  2. node_modules matching package-lock.json (npm ci, skipped while the lock is unchanged);
 //  3. dist/ built from the current sources (tsc, skipped while nothing is newer than the build).
 // Plain Node only: it runs before any dependency is installed.
@@ -36,7 +37,7 @@ function onPath(bin) {
 
 // 1. System packages: binary → Debian package.
 function installSystemPackages() {
-  const needed = { ffmpeg: "ffmpeg", ffprobe: "ffmpeg", mpv: "mpv", mosquitto: "mosquitto", socat: "socat" };
+  const needed = { ffmpeg: "ffmpeg", ffprobe: "ffmpeg", mpv: "mpv", mosquitto: "mosquitto", socat: "socat", "systemd-analyze": "systemd" };
   const missing = [...new Set(Object.entries(needed).filter(([bin]) => !onPath(bin)).map(([, pkg]) => pkg))];
   if (missing.length === 0) return;
   if (process.getuid?.() === 0 && onPath("apt-get")) {

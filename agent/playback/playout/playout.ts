@@ -15,6 +15,7 @@ import { OnAir, type ScheduleTakeover } from "./on-air.js";
 import { OrderBook } from "./orders.js";
 import { OverrunGauge } from "./overrun.js";
 import { ClockJumpWatch } from "./clock-watch.js";
+import { judgeProgress, playerAnswers, type PlayoutProgress } from "./progress.js";
 import { Timeline } from "./timeline.js";
 import type { PlayoutClock, PlayoutDeps } from "./types.js";
 
@@ -46,6 +47,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   private pumping = false;
   private again = false;
   private tick: NodeJS.Timeout | null = null;
+  private lastTickMonoMs = 0;
   private ids = 0;
   private readonly overrun = new OverrunGauge();
   /** Creatives fill stood in for because they were not ready. */
@@ -76,6 +78,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
     this.orders.load(this.air.version);
     await p.start();
     this.running = true;
+    this.lastTickMonoMs = this.clock.monoMs();
     this.tick = setInterval(() => this.housekeeping(), TICK_MS);
     this.kick();
   }
@@ -98,6 +101,14 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   /** A schedule was applied: its creatives are prepared in the background, then it takes over (resolves then). */
   scheduleApplied(): Promise<ScheduleTakeover> {
     return this.air.scheduleApplied();
+  }
+
+  /** Whether the playout is getting on with it (progress.ts): what the systemd watchdog is fed on. */
+  async progress(): Promise<PlayoutProgress> {
+    const facts = { running: this.running, handed: this.handed, nowWallMs: this.clock.wallMs(), lastTickMonoMs: this.lastTickMonoMs, nowMonoMs: this.clock.monoMs() };
+    const judged = judgeProgress(facts);
+    if (!judged.ok) return judged;
+    return playerAnswers(() => this.deps.player.playlistLength());
   }
 
   // ---- live orders (PlayoutControl) ----
@@ -346,6 +357,7 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   }
 
   private housekeeping(): void {
+    this.lastTickMonoMs = this.clock.monoMs();
     if (this.clockJumped() || this.orders.expire()) this.replan("queued");
     this.air.closeFlights();
   }

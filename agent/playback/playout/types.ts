@@ -37,7 +37,7 @@ export interface PlayoutClock {
   monoMs(): number;
 }
 
-export type PlayoutPlayer = Pick<Player, "start" | "close" | "play" | "queue" | "stop" | "clearQueued" | "screenshot" | "on" | "off" | "isRunning">;
+export type PlayoutPlayer = Pick<Player, "start" | "close" | "play" | "queue" | "stop" | "clearQueued" | "screenshot" | "playlistLength" | "on" | "off" | "isRunning">;
 
 export interface PlayoutDeps {
   screenId: string;
