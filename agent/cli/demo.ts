@@ -1,47 +1,124 @@
-// `ledagent demo`: until the full demo (broker, simulator, collector) lands, it says what the
-// agent can do today and how to try each part on this machine.
+// `ledagent demo` (`npm start`): the whole agent on this machine (agent/demo/demo.ts), told as it
+// happens: each play (time, customer, creative, status, screen state) and each verified proof
+// batch; at Ctrl-C (or after --for seconds) a delivery summary and what the collector holds.
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
+import type { BatchReport } from "../collector/index.js";
+import { Demo, type DemoSummary } from "../demo/demo.js";
+import { createLogger } from "../log.js";
+import { deliveryTable } from "../playback/delivery/from-ledger.js";
+import { resolveMediaTools } from "../playback/creatives/tools.js";
+import type { PlayEntry } from "../proofs/types.js";
+import { action, CliError, intOption } from "./common.js";
 
-const TODAY = `ledagent: what works today (the full demo, with broker, simulator and collector, comes next)
+interface DemoFlags {
+  dir: string;
+  headless?: boolean;
+  for?: string;
+  plays?: string;
+}
 
-Set up a screen and its signed ledger:
-  npx ledagent init --screen demo-001 --data-dir $PWD/.ledagent-demo --panel 768x384 --timezone Asia/Shanghai --config .ledagent-demo/config.yaml
-  export LEDAGENT_CONFIG=.ledagent-demo/config.yaml
-  npx ledagent note "hello from the field"                 append a signed technician note
-  npx ledagent proofs export --out .ledagent-demo/proofs.jsonl
-  npx ledagent proofs verify --key .ledagent-demo/keys/device.pub.pem .ledagent-demo/proofs.jsonl
+const clock = (ms: number): string => new Date(ms).toLocaleTimeString("en-GB", { hour12: false });
+const say = (line: string): void => void process.stdout.write(`${clock(Date.now())}  ${line}\n`);
 
-Drive a (simulated) NovaStar controller:
-  npx ledagent simulate novastar --tcp 127.0.0.1:5200 &    a wire-faithful sending card
-  LEDAGENT_CONTROLLER_DRIVER=novastar LEDAGENT_CONTROLLER_PORT=tcp://127.0.0.1:5200 npx ledagent controller status
-  (same variables) npx ledagent controller brightness 60 | blackout on | pattern red
+function screenText(s: PlayEntry["play"]["screenState"]): string {
+  if (!s.online) return "controller offline (not verified)";
+  const state = s.blackout ? "blacked out" : `on ${s.brightness ?? "?"}%`;
+  return `${state}${s.verified ? ", verified by the controller" : ""}`;
+}
 
-Fit creatives to the panel:
-  npx ledagent creatives prepare some-video.mp4            exact panel size, H.264, cached by hash
+/** Printed when the play is recorded (at its end): when it started, for how long, and how it went. */
+function playLine(e: PlayEntry): string {
+  const p = e.play;
+  const who = p.customer === "fill" ? "house" : p.customer;
+  const when = `${clock(Date.parse(p.startedAt))} +${(p.durationMs / 1000).toFixed(1)} s`;
+  return `play   #${String(e.seq).padEnd(4)} ${when.padEnd(16)} ${who.padEnd(13)} ${p.creative.padEnd(15)} ${p.status.padEnd(11)} ${screenText(p.screenState)}${p.makeGood ? "  (make-good)" : ""}`;
+}
 
-Sign a schedule as ops would, load it, and see the plan:
-  npx ledagent ops keys init --dir .ledagent-demo/ops
-  npx ledagent ops sign-schedule deploy/examples/schedule.json --key .ledagent-demo/ops/ops.key --out .ledagent-demo/schedule.signed.json
-  LEDAGENT_OPS_PUBLIC_KEY=$PWD/.ledagent-demo/ops/ops.pub.pem npx ledagent schedule load .ledagent-demo/schedule.signed.json
-  npx ledagent schedule plan --from 2026-12-04T12:00:00+08:00 --hours 1
-  npx ledagent report delivery --from 2026-12-04 --to 2026-12-05
+function batchLine(r: BatchReport): string {
+  const range = r.fromSeq === null ? "" : ` #${r.fromSeq}–${r.throughSeq}`;
+  const problems = r.problems.length === 0 ? "signatures and chain verified" : `${r.problems.length} problem(s): ${r.problems.map((p) => p.kind).join(", ")}`;
+  return `proofs batch${range}: ${problems}, ${r.stored} stored, ${r.duplicates} duplicate(s), ${r.acked === null ? "not acked" : `acked through #${r.acked}`}`;
+}
 
-Play it (mpv; add --headless to init on a machine without a display), with the creatives the
-schedule names reachable (file: URLs are fine):
-  npx ledagent run &                                         the agent: plays, records every play
-  npx ledagent status                                        on screen now, next, live orders
-  npx ledagent suspend --reason test --until <time> | resume | takedown --campaign <id> [--lift]
-  npx ledagent pattern grid --seconds 10                     a 1 px grid at the panel's resolution
-  npx ledagent proofs export --format csv                    the play detail
+function summary(s: DemoSummary): string {
+  const lines = ["", "Delivery since the demo began (contracted vs delivered, per campaign):", deliveryTable(s.delivery).trimEnd(), ""];
+  const c = s.collector;
+  if (c) {
+    const gaps = c.gaps.length === 0 ? "no gaps" : `gaps ${c.gaps.map((g) => `${g.fromSeq}–${g.toSeq}`).join(", ")}`;
+    lines.push(`Proofs: the device's ledger reached #${s.deviceHeadSeq ?? "?"} before its stop; the collector verified and holds ${c.entries} entries through #${c.headSeq}, ${gaps}, ${c.problems.length} problem(s).`);
+  } else lines.push("Proofs: the collector holds nothing yet.");
+  lines.push(
+    "The stop's own entries stay on the device (the link stops first).",
+    "",
+    "Look closer (the demo's state is kept until the next demo):",
+    `  npx ledagent proofs export --config ${s.config} --format csv`,
+    `  npx ledagent report delivery --config ${s.config}`,
+  );
+  return `${lines.join("\n")}\n`;
+}
 
-Every command has --help. Documentation: README.md and docs/.
-`;
+async function runDemo(o: DemoFlags): Promise<void> {
+  const seconds = o.for === undefined ? null : intOption("--for", o.for, 1, 86_400);
+  const maxPlays = o.plays === undefined ? null : intOption("--plays", o.plays, 1, 1_000_000);
+  const dir = resolve(o.dir);
+  mkdirSync(dir, { recursive: true });
+  const logFile = join(dir, "demo.log");
+  const log = createLogger({ level: "info", destination: createWriteStream(logFile, { flags: "w" }) });
+  const headless = o.headless === true || !(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+  const timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const ffmpeg = resolveMediaTools().ffmpeg;
+  if (!ffmpeg.found) throw new CliError("ffmpeg is not installed: apt-get install ffmpeg (npm start does it when run as root)");
+  process.stdout.write(`ledagent demo: the whole agent on this machine. ${seconds === null ? "Ctrl-C stops it" : `It stops after ${seconds} s`} and prints what was delivered. Log: ${logFile}\n`);
+
+  const demo = new Demo({ dir, headless, ffmpeg: ffmpeg.path, log, timezone });
+  demo.on("step", (line) => say(line));
+  let plays = 0;
+  demo.on("play", (e) => {
+    say(playLine(e));
+    plays += 1;
+    if (maxPlays !== null && plays >= maxPlays) stop.now();
+  });
+  demo.on("batch", (r) => say(batchLine(r)));
+  const stop = stopSignal(seconds);
+  const stopped = stop.promise;
+  try {
+    const status = await Promise.race([demo.start(), stopped.then(() => null)]);
+    if (status) say(status.state === "applied" ? "schedule v1 applied: on air" : `schedule v1 ${status.state}: ${status.reasons.join("; ")}`);
+    await stopped;
+  } catch (err) {
+    throw new CliError(`the demo could not start: ${(err as Error).message}`);
+  } finally {
+    say("stopping: a last proof sync, then every part");
+    process.stdout.write(summary(await demo.stop()));
+    log.flush();
+  }
+}
+
+/** Resolves on SIGINT/SIGTERM, after `seconds`, or when told; a second signal exits at once. */
+function stopSignal(seconds: number | null): { promise: Promise<void>; now: () => void } {
+  let done: () => void = () => undefined;
+  const promise = new Promise<void>((resolve) => (done = resolve));
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) process.exit(signal === "SIGINT" ? 130 : 143);
+    signalled = true;
+    done();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  if (seconds !== null) setTimeout(done, seconds * 1000).unref();
+  return { promise, now: () => done() };
+}
 
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
-    .description("run everything on this machine (for now: what the agent can do today)")
-    .action(() => {
-      process.stdout.write(TODAY);
-    });
+    .description("everything on this machine: broker, NovaStar simulator, generated creatives, a signed schedule over MQTT, the agent playing, a collector verifying proofs")
+    .option("--dir <dir>", "where the demo keeps its media and state", ".ledagent-demo")
+    .option("--headless", "no mpv window even when a display exists")
+    .option("--for <seconds>", "stop by itself after this many seconds")
+    .option("--plays <n>", "stop by itself once this many plays are recorded")
+    .action(action((o: DemoFlags) => runDemo(o)));
 }

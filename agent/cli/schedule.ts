@@ -4,8 +4,9 @@ import { z } from "zod";
 import { callDaemon, DaemonCallError, type DaemonCall } from "../commands/client.js";
 import type { Config } from "../config.js";
 import { agentPaths } from "../paths.js";
-import { deliveryCsv, deliveryReport, type DeliveryRow } from "../playback/delivery/delivery.js";
-import { appliedTimes, plannerHistory, readLiveOrders, plannerOrders, readTakedownPeriods, type SkippedEntry } from "../playback/history/index.js";
+import { deliveryCsv } from "../playback/delivery/delivery.js";
+import { deliveryFromLedger, deliveryTable } from "../playback/delivery/from-ledger.js";
+import { plannerHistory, readLiveOrders, plannerOrders, type SkippedEntry } from "../playback/history/index.js";
 import { plan, type Plan, type PlannerInput } from "../playback/planner/index.js";
 import {
   applyEnvelopeText,
@@ -318,40 +319,9 @@ export function registerScheduleCommands(program: Command): void {
         if (until <= from) throw new CliError("--from must be before --to", 2);
         // What has not happened yet is neither short nor owed: the report stops at now.
         const to = Math.min(until, now);
-        const rows = to > from ? readDelivery(config, current, { from, to, customer: opts.customer }) : [];
+        const rows = to > from ? deliveryFromLedger(config, current, { from, to, customer: opts.customer }, (e) => process.stderr.write(`warning: ${skippedWarning(e)}\n`)) : [];
         process.stdout.write(opts.format === "csv" ? deliveryCsv(rows) : deliveryTable(rows));
       }),
     );
 }
 
-function readDelivery(config: Config, current: CurrentSchedule, window: { from: number; to: number; customer?: string }): DeliveryRow[] {
-  const { from, to } = window;
-  const { reader, close } = openLedgerReader(config);
-  try {
-    // Time a takedown held is not contracted, lifted or not (a lift ends it, as does a new schedule).
-    const takedowns = readTakedownPeriods(reader, { to });
-    for (const e of takedowns.skipped) process.stderr.write(`warning: ${skippedWarning(e)}\n`);
-    return deliveryReport({
-      schedule: current.document,
-      plays: reader.plays({ from: new Date(from).toISOString(), to: new Date(to).toISOString() }),
-      from,
-      to,
-      controllerConfigured: config.controller.driver !== "none",
-      appliedAt: appliedTimes(current),
-      takedowns: takedowns.periods,
-      customer: window.customer,
-    });
-  } finally {
-    close();
-  }
-}
-
-/** Days are local dates in the schedule's zone, as in the CSV. */
-function deliveryTable(rows: DeliveryRow[]): string {
-  const lines = [`${pad("day", 12)} ${pad("customer", 16)} ${pad("campaign", 20)} contracted delivered make-goods short owed`];
-  for (const r of rows) {
-    const counts = [[r.contracted, 10], [r.delivered, 9], [r.makeGoods, 10], [r.shortfall, 5], [r.owed, 4]].map(([n, w]) => String(n).padStart(w)).join(" ");
-    lines.push(`${pad(r.day, 12)} ${pad(r.customer, 16)} ${pad(r.campaign, 20)} ${counts}`);
-  }
-  return `${lines.join("\n")}\n`;
-}

@@ -82,11 +82,18 @@ function waitFor<T>(client: MqttClient, topics: string[], timeoutMs: number, acc
       settle?.();
       resolve(value);
     };
+    // Ended by its owner (a Ctrl-C while it waits): nothing more can come, and no timer may hold the process.
+    const onEnd = (): void => {
+      settle?.();
+      reject(new OpsClientError(`the connection was closed while waiting for ${what}`, "connect"));
+    };
     settle = () => {
       clearTimeout(timer);
       client.off("message", onMessage);
+      client.off("end", onEnd);
     };
     client.on("message", onMessage);
+    client.once("end", onEnd);
   });
   const ready = client.subscribeAsync(topics, { qos: 1 }).then(() => undefined);
   return { result, ready };
