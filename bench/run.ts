@@ -13,6 +13,7 @@ const areas: Record<string, () => Promise<Bench>> = {
   player: async () => (await import("./player.js")).bench,
   playout: async () => (await import("./playout.js")).bench,
   link: async () => (await import("./link.js")).bench,
+  box: async () => (await import("./box.js")).bench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
