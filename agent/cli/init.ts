@@ -1,6 +1,6 @@
 // `ledagent init`, `keys init|show`, `note`: setting a device up and the technician's log.
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { configPath, parseConfig } from "../config.js";
 import { createKeyFiles, KeyError, loadPrivateKey, publicKeyPem } from "../crypto/index.js";
@@ -24,6 +24,7 @@ interface InitOptions {
   force?: boolean;
   newKey?: boolean;
   archiveLedger?: boolean;
+  root?: string;
 }
 
 // "key: value" with its comment aligned, as a person would write it.
@@ -94,6 +95,10 @@ function configText(o: InitOptions, width: number, height: number): string {
 
 function runInit(o: InitOptions, cmd: Command): void {
   const file = resolve(configPath(globalOptions(cmd).config));
+  // --root: staging a root filesystem (an installer's destination, an image). The config names the
+  // paths the agent will see; every file this command reads or writes is that path under the root.
+  const root = o.root === undefined ? null : resolve(o.root);
+  const under = (path: string): string => (root ? join(root, path) : path);
   const panel = /^(\d+)x(\d+)$/.exec(o.panel);
   if (!panel) throw new CliError(`--panel: ${JSON.stringify(o.panel)} is not WIDTHxHEIGHT, e.g. 768x384`, 2);
   const text = configText({ ...o, dataDir: resolve(o.dataDir), runDir: resolve(o.runDir) }, Number(panel[1]), Number(panel[2]));
@@ -104,8 +109,10 @@ function runInit(o: InitOptions, cmd: Command): void {
     // Every value in it came from this command's options: a bad one is bad usage.
     throw new CliError(`init: ${(err as Error).message.replace(/^bad config: /, "")}`, 2);
   }
-  if (existsSync(file) && !o.force) throw new CliError(`${file} already exists; use --force to replace it`);
-  const paths = agentPaths(config);
+  const target = under(file);
+  if (existsSync(target) && !o.force) throw new CliError(`${target} already exists; use --force to replace it`);
+  const local = root ? { ...config, dataDir: under(config.dataDir), runDir: under(config.runDir) } : config;
+  const paths = agentPaths(local);
   const keyExists = existsSync(paths.deviceKey);
   if (keyExists && !o.force) {
     throw new CliError(`a device key already exists at ${paths.deviceKey}; replacing it orphans every proof it signed (--force keeps it and rewrites the config; --force --new-key replaces it)`);
@@ -113,11 +120,11 @@ function runInit(o: InitOptions, cmd: Command): void {
   if (o.archiveLedger && !o.newKey && keyExists) throw new CliError("--archive-ledger goes with --new-key: it retires the ledger of the key being replaced", 2);
   // --force alone is for redoing the config: the key, and every proof it signed, stays valid.
   const keepKey = keyExists && !o.newKey;
-  const archived = keepKey ? null : retireLedgerFor(config, "init --force --new-key", o.archiveLedger ?? false);
+  const archived = keepKey ? null : retireLedgerFor(local, "init --force --new-key", o.archiveLedger ?? false);
   const pub = keepKey ? publicKeyPem(loadPrivateKey(paths.deviceKey).publicKey) : publicKeyPem(createKeyFiles(paths.deviceKey, paths.devicePublicKey, { force: true }).publicKey);
-  if (archived) retireSigningRecord(config, archived);
-  writeFileDurably(file, text, 0o640);
-  process.stdout.write(`config: ${file}\ndevice key: ${paths.deviceKey} (${keepKey ? "kept" : "new"})\n${archived ? archiveReport(archived) : ""}\n${pub}`);
+  if (archived) retireSigningRecord(local, archived);
+  writeFileDurably(target, text, 0o640);
+  process.stdout.write(`config: ${target}\ndevice key: ${paths.deviceKey} (${keepKey ? "kept" : "new"})\n${archived ? archiveReport(archived) : ""}\n${pub}`);
 }
 
 /**
@@ -165,6 +172,7 @@ export function registerInitCommands(program: Command): void {
       "--archive-ledger",
       "with --new-key: close the ledger under the old key (a last entry and a signed head), move it with the old public key to <dataDir>/archive/<date>/, and start a new ledger under the new key",
     )
+    .option("--root <dir>", "write under DIR as if it were / (an installer's destination, an image); the config names the paths as seen from inside it")
     .action(action((o: InitOptions, cmd: Command) => runInit(o, cmd)));
 
   const keys = program.command("keys").description("the device key that signs every proof");

@@ -75,8 +75,9 @@ export const processProbeRunner: ProbeRunner = {
     try {
       return answerOf(0, execFileSync(command, args, { timeout: PROBE_TIMEOUT_MS, stdio: ["ignore", "pipe", "ignore"] }));
     } catch (err) {
-      const e = err as { status?: number | null; stdout?: Buffer; code?: string };
-      return e.code === "ENOENT" || e.stdout === undefined ? null : answerOf(e.status ?? null, e.stdout);
+      const e = err as { status?: number | null; stdout?: Buffer | null; code?: string };
+      // A spawn that failed (ENOENT, or EACCES from a PATH entry this user cannot enter) has no stdout: no answer.
+      return e.code === "ENOENT" || e.stdout == null ? null : answerOf(e.status ?? null, e.stdout);
     }
   },
   async(command, args) {

@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SYNC_PROBES, systemClock, type CommandAnswer, type ProbeRunner, type SyncProbe } from "../../agent/proofs/clock.js";
+import { processProbeRunner, SYNC_PROBES, systemClock, type CommandAnswer, type ProbeRunner, type SyncProbe } from "../../agent/proofs/clock.js";
 import { tempDir } from "../helpers/tmp.js";
 
 let tmp: ReturnType<typeof tempDir>;
@@ -60,5 +60,17 @@ describe("clock sync detection", () => {
 
   it("on this host, with its real commands, gives an answer and does not throw", () => {
     expect(typeof systemClock().synced()).toBe("boolean");
+  });
+});
+
+describe("the probe runner", () => {
+  it("a probe that cannot be spawned (EACCES: a directory, or a PATH entry this user cannot enter) is no answer, never a crash", async () => {
+    const notAProgram = tempDir("ledagent-probe-");
+    try {
+      expect(processProbeRunner.sync(notAProgram.dir, [])).toBeNull();
+      expect(await processProbeRunner.async(notAProgram.dir, [])).toBeNull();
+    } finally {
+      notAProgram.cleanup();
+    }
   });
 });
