@@ -7,6 +7,7 @@ import { finished } from "node:stream/promises";
 import type { Command } from "commander";
 import { DateTime } from "luxon";
 import { configPath, loadConfig, type Config } from "../config.js";
+import { runAsDataDirOwner } from "../run-as.js";
 import { fsyncDirectory, tempPathBeside } from "../store/index.js";
 import { describeFsError, readTrustedText, TrustedFileError } from "../store/trusted-file.js";
 
@@ -26,8 +27,14 @@ export function globalOptions(cmd: Command): { config?: string } {
   return cmd.optsWithGlobals() as { config?: string };
 }
 
+/**
+ * The config, after which a root process acts as the agent's user (the data directory's owner:
+ * agent/run-as.ts), so that `sudo ledagent …` reads the agent's key and leaves no root-owned file.
+ */
 export function cliConfig(cmd: Command): Config {
-  return loadConfig(configPath(globalOptions(cmd).config));
+  const config = loadConfig(configPath(globalOptions(cmd).config));
+  runAsDataDirOwner(config.dataDir);
+  return config;
 }
 
 /** Wraps an action so that any error becomes one line on stderr and the right exit code. */
