@@ -75,9 +75,11 @@ async function runDemo(o: DemoFlags): Promise<void> {
   const demo = new Demo({ dir, headless, ffmpeg: ffmpeg.path, log, timezone });
   demo.on("step", (line) => say(line));
   let plays = 0;
+  const began = Date.now();
   demo.on("play", (e) => {
     say(playLine(e));
     plays += 1;
+    if (plays === 1) say(`first play on screen ${((Date.parse(e.play.startedAt) - began) / 1000).toFixed(1)} s after the demo started`);
     if (maxPlays !== null && plays >= maxPlays) stop.now();
   });
   demo.on("batch", (r) => say(batchLine(r)));
