@@ -4,6 +4,7 @@ import { exitQuietlyOnClosedPipe, fail } from "./cli/common.js";
 import { registerControllerCommands } from "./cli/controller.js";
 import { registerCreativesCommands } from "./cli/creatives.js";
 import { registerDemoCommand } from "./cli/demo.js";
+import { registerDoctorCommand } from "./cli/doctor.js";
 import { registerInitCommands } from "./cli/init.js";
 import { registerOpsCommands } from "./cli/ops.js";
 import { registerOrderCommands } from "./cli/orders.js";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerRunCommand(program);
   registerStatusCommand(program);
+  registerDoctorCommand(program);
   registerInitCommands(program);
   registerProofsCommands(program);
   registerControllerCommands(program);

@@ -62,11 +62,14 @@ export interface LinkDeps {
   alertCursor?: { through(): number | null; set(through: number): void };
   log: Logger;
   now?: () => number;
-  /** disk.low under this many free bytes (default 1 GiB). */
+  /** disk.low under this many free bytes (default DEFAULT_DISK_LOW_BYTES, 1 GiB). */
   diskLowBytes?: number;
   /** How often the ledger is watched for new entries (default 1 s). */
   tailIntervalMs?: number;
 }
+
+/** Free space on the data directory's file system under which the agent raises disk.low. */
+export const DEFAULT_DISK_LOW_BYTES = 1024 ** 3;
 
 const HOUR_MS = 3_600_000;
 const MAX_CORRELATION_BYTES = 1024;
@@ -91,7 +94,7 @@ export class Link {
     const publish: Publish = (topic, payload, options) => deps.connection.publish(topic, payload, options);
     this.schedule = new ScheduleDesiredState({ screenId: deps.screenId, schedules: deps.schedules, publish, log: deps.log, now: deps.now });
     this.alerts = new AlertPublisher({ screenId: deps.screenId, publish, connected: () => deps.connection.connected, log: deps.log });
-    this.disk = new DiskWatch(deps.diskLowBytes ?? 1024 ** 3);
+    this.disk = new DiskWatch(deps.diskLowBytes ?? DEFAULT_DISK_LOW_BYTES);
   }
 
   get connected(): boolean {
