@@ -48,7 +48,12 @@ function pollerService(deps: DeviceServicesDeps): Service {
         clock: deps.clock ?? systemClock,
         timers: deps.timers ?? systemTimers,
         intervalMs: deps.config.controller.pollIntervalS * 1000,
-        onEvent: (event) => deps.recorder.record(event),
+        onEvent: (event) => {
+          deps.recorder.record(event);
+          // Brightness is not stored to flash: a controller back from a power cut (or a new one
+          // in its place) is at its stored level until the schedule's target is sent again.
+          if (event.type === "controller.recovered") void deps.parts.brightness?.reapply().catch(() => undefined);
+        },
       });
       poller.start();
       deps.parts.poller = poller;

@@ -125,6 +125,8 @@ describe("ledagent run with a NovaStar controller", () => {
     await until("controller.fault in the ledger", ledgerHas("controller.fault"), 45_000);
     ({ sim } = await tcpSimulator(port));
     await until("controller.recovered in the ledger", ledgerHas("controller.recovered"), 45_000);
+    // The new controller came up at full brightness: the schedule's 45 % is sent to it again.
+    await until("brightness 45 % again after the recovery", async () => ((await agentStatus())?.controller?.brightness === 45 ? true : null), 30_000);
 
     agent.kill("SIGTERM");
     expect(await exited).toBe(0);
