@@ -18,6 +18,13 @@ function versionMs(): number {
   return performance.now() - began;
 }
 
+/** `ledagent doctor` on a device set up by `init` (no controller, no broker): the checks' own cost. */
+function doctorMs(config: string): number {
+  const began = performance.now();
+  spawnSync(process.execPath, [CLI, "doctor", "--config", config]);
+  return performance.now() - began;
+}
+
 /** Spawns the demo and resolves with ms from spawn to its first play line, then lets it stop. */
 function demoFirstPlayMs(dir: string): Promise<number> {
   const began = performance.now();
@@ -75,6 +82,8 @@ export async function bench(report: BenchReport): Promise<void> {
     report.figure(AREA, "run: spawn to systemd READY=1", notify.readyMs, "ms", `${(notify.readyMs / baseline).toFixed(1)}× the baseline`);
     report.figure(AREA, "watchdog ping gap p50", percentile(notify.gaps, 50), "ms", `WatchdogSec 3 s asks a check every 1000 ms; ${notify.gaps.length} gaps`);
     report.figure(AREA, "watchdog ping gap max", Math.max(...notify.gaps), "ms", "systemd kills at 3000 ms");
+    const doctor = doctorMs(join(dir, "notify", "config.yaml"));
+    report.figure(AREA, "doctor: every check, no agent running", doctor, "ms", `${(doctor / baseline).toFixed(1)}× the baseline; bounded at 10 s`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
