@@ -6,21 +6,14 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEMO_SCREEN } from "../../agent/demo/demo.js";
-import { openDatabase } from "../../agent/store/index.js";
 import { CLI, runCli } from "../helpers/cli.js";
+import { readRows } from "../helpers/db-rows.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const tmp = tempDir("ledagent-demo-");
 afterAll(() => tmp.cleanup());
 
-function rows(file: string, sql: string, ...params: string[]): Array<{ seq: number; hash: string }> {
-  const db = openDatabase(file, { mustExist: true });
-  try {
-    return db.prepare(sql).all(...params) as Array<{ seq: number; hash: string }>;
-  } finally {
-    db.close();
-  }
-}
+const rows = (file: string, sql: string, ...params: string[]) => readRows<{ seq: number; hash: string }>(file, sql, ...params);
 
 function runDemo(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, [CLI, "demo", "--headless", "--dir", tmp.dir, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DISPLAY: "" } });

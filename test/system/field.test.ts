@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgentStatus } from "../../agent/commands/index.js";
 import { callDaemon } from "../../agent/commands/index.js";
-import { openDatabase } from "../../agent/store/index.js";
 import { AgentProcesses, type Agent } from "../daemon/agent-process.js";
 import { CLI, runCli, type CliResult } from "../helpers/cli.js";
 import { startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
+import { readRows } from "../helpers/db-rows.js";
 import { tempDir } from "../helpers/tmp.js";
 import { CreativeServer, type Creative } from "../link/link-rig.js";
 
@@ -61,14 +61,7 @@ async function startChild(args: string[], ready: RegExp): Promise<{ child: Child
   return { child, match };
 }
 
-function rows(file: string, sql: string, ...params: string[]): Array<{ seq: number; hash: string }> {
-  const db = openDatabase(file, { mustExist: true });
-  try {
-    return db.prepare(sql).all(...params) as Array<{ seq: number; hash: string }>;
-  } finally {
-    db.close();
-  }
-}
+const rows = (file: string, sql: string, ...params: string[]) => readRows<{ seq: number; hash: string }>(file, sql, ...params);
 const deviceRows = () => rows(join(dataDir, "ledagent.db"), "SELECT seq, hash FROM ledger_entries ORDER BY seq");
 const collectorRows = () => rows(collectorDb, "SELECT seq, hash FROM entries WHERE screen = ? ORDER BY seq", SCREEN);
 const collectorHead = (): number => collectorRows().at(-1)?.seq ?? 0;
