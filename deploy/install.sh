@@ -128,7 +128,9 @@ R=""
 if [ -n "$destdir" ]; then
   mkdir -p -- "$destdir" || die "--destdir $destdir: cannot create it"
   R=$(cd -- "$destdir" && pwd -P)
-  [ "$R" != / ] || R=""
+  # A destdir that is / (or a link to it) would make this a live install with apt and systemctl:
+  # whoever gave --destdir did not ask for that.
+  [ "$R" != / ] || die "--destdir $destdir is the root of this system: run without --destdir to install here"
 fi
 live() { [ -z "$R" ]; }
 is_root() { [ "$(id -u)" = 0 ]; }
@@ -138,6 +140,18 @@ fi
 where() { # a path as the running system will see it, and where it is here
   printf '%s%s' "$R" "$1"
 }
+
+# One installer at a time on a root: two would swap the release directory under each other.
+# Under --destdir the root directory itself is locked, so nothing is added to the tree.
+if live; then
+  lock=/run/lock/ledagent-install.lock
+  mkdir -p -- /run/lock
+  exec 9>>"$lock" || die "$lock: cannot open the installer's lock"
+else
+  lock=$R
+  exec 9<"$lock" || die "$lock: cannot open it to lock it"
+fi
+flock -n 9 || die "another install.sh is running on $(live && echo this system || echo "$R") (it holds a lock on $lock)"
 
 # ---- the agent's user ------------------------------------------------------------------------
 
@@ -275,6 +289,13 @@ fi
 
 # ---- checks, before anything is changed ------------------------------------------------------
 
+# The values that end up in the config, checked before anything is installed.
+if [ -n "$screen" ] && ! [[ $screen =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]]; then
+  usage_error "--screen $screen: 1–64 letters, digits, '.', '_' or '-', not starting with '-' or '.'"
+fi
+if [ -n "$panel" ] && ! [[ $panel =~ ^[0-9]{1,5}x[0-9]{1,5}$ ]]; then
+  usage_error "--panel $panel: WIDTHxHEIGHT in pixels, e.g. 768x384"
+fi
 [ -e "$tarball" ] || die "$tarball: no such file"
 [[ -f $tarball && -r $tarball ]] || die "$tarball: not a readable file"
 
@@ -387,8 +408,9 @@ ensure_user "${groups[@]}"
 # Who owns the agent's files: the agent's user, or (no user could be made) whoever runs this.
 owner_uid=${agent_uid:-$(id -u)}
 owner_gid=${agent_gid:-$(id -g)}
-own() { # uid gid mode path
-  ! is_root || chown -- "$1:$2" "$4"
+own() { # uid gid mode path; never through a symbolic link (root would change its target)
+  [ ! -L "$4" ] || die "$4 is a symbolic link: refusing to change owner or mode through it"
+  ! is_root || chown -h -- "$1:$2" "$4"
   chmod -- "$3" "$4"
 }
 
@@ -532,7 +554,10 @@ else
     rm -f -- "$(where "$staged")"
     die "ledagent init failed: $(printf '%s\n' "$out" | tail -n 1)"
   fi
-  install -m 0640 -- "$(where "$staged")" "$config_here.new"
+  # Read as the agent's user: the file is in the agent's directory, and a link planted there must
+  # not make root copy a file the agent may not read (such as /etc/shadow) into its config.
+  rm -f -- "$config_here.new"
+  (umask 0077 && as_agent cat -- "$(where "$staged")" >"$config_here.new") || die "cannot read the config init wrote"
   own 0 "$owner_gid" 0640 "$config_here.new"
   mv -T -- "$config_here.new" "$config_here"
   rm -f -- "$(where "$staged")"
@@ -543,9 +568,15 @@ fi
 # Owners and modes, every run: a config others could rewrite would be refused by the agent.
 own 0 "$owner_gid" 0640 "$config_here"
 key=$(where "$DEVICE_KEY")
-if [ -e "$key" ]; then
-  own "$owner_uid" "$owner_gid" 0700 "$(dirname -- "$key")"
-  own "$owner_uid" "$owner_gid" 0600 "$key"
+if [ -e "$key" ] || [ -L "$key" ]; then
+  # The key and its directory belong to the agent's user, who could replace either with a link:
+  # their modes are set as that user, never by root (a chmod follows links).
+  for path in "$(dirname -- "$key")" "$key"; do
+    [ ! -L "$path" ] || die "$path is a symbolic link: the device key must be a plain file in a plain directory"
+  done
+  if ! { as_agent chmod 0700 -- "$(dirname -- "$key")" && as_agent chmod 0600 -- "$key"; }; then
+    die "cannot set the device key's modes as the $AGENT_USER user: $key must be that user's"
+  fi
 fi
 
 # ---- the service -----------------------------------------------------------------------------

@@ -210,6 +210,40 @@ describe.skipIf(!isRoot)("deploy/install.sh with the release tarball", () => {
     expect(snapshot(root)).toEqual(before);
   }, SLOW);
 
+  it("refuses, before changing anything: a bad --screen, a --destdir that is /, a second installer at once", () => {
+    const before = snapshot(root);
+    const dash = install(["--destdir", join(work.dir, "fresh"), "--no-packages", "--screen", "--force", tarball]);
+    expect([dash.status, dash.stderr]).toEqual([2, expect.stringMatching(/--screen --force: 1–64 letters/)]);
+    expect(existsSync(join(work.dir, "fresh", "opt"))).toBe(false);
+    const slash = join(work.dir, "slash");
+    run("ln", ["-s", "/", slash]);
+    const live = install(["--destdir", slash, "--no-packages", tarball]);
+    expect([live.status, live.stderr.trim()]).toEqual([1, `install.sh: --destdir ${slash} is the root of this system: run without --destdir to install here`]);
+    // Another installer holds the root's lock (flock on the root directory itself).
+    const holder = spawnSync("flock", ["-n", root, "bash", INSTALL, "--destdir", root, "--no-packages", tarball], { encoding: "utf8" });
+    expect(holder.status).toBe(1);
+    expect(holder.stderr).toMatch(/another install\.sh is running on .* \(it holds a lock on /);
+    expect(snapshot(root)).toEqual(before);
+  }, SLOW);
+
+  it("never changes a file through a link the agent's user planted where its key was", () => {
+    const victim = join(work.dir, "victim");
+    writeFileSync(victim, "root's secret\n", { mode: 0o600 });
+    const key = join(root, "var/lib/ledagent/keys/device.key");
+    const saved = join(work.dir, "device.key.saved");
+    copyFileSync(key, saved);
+    rmSync(key);
+    run("setpriv", [`--reuid=${agent.uid}`, `--regid=${agent.gid}`, "--clear-groups", "ln", "-s", victim, key]);
+    const r = install(["--destdir", root, "--no-packages", tarball]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${key} is a symbolic link: the device key must be a plain file in a plain directory`);
+    expect([statSync(victim).uid, statSync(victim).mode & 0o777, readFileSync(victim, "utf8")]).toEqual([0, 0o600, "root's secret\n"]);
+    rmSync(key);
+    copyFileSync(saved, key);
+    chmodSync(key, 0o600);
+    run("chown", [`${agent.uid}:${agent.gid}`, key]);
+  }, SLOW);
+
   it("upgrades by a switch, rolls back to a kept release, and keeps the last three", () => {
     const config = readFileSync(join(root, "etc/ledagent/config.yaml"));
     const key = readFileSync(join(root, "var/lib/ledagent/keys/device.key"));
