@@ -10,11 +10,19 @@ export interface ProcessIdentity {
   setuid(id: number): void;
   setgid(id: number): void;
   initgroups(user: number, extraGroup: number): void;
+  setgroups(groups: number[]): void;
 }
 
 export interface RanAs {
   uid: number;
   gid: number;
+}
+
+let switched: RanAs | null = null;
+
+/** The identity this process switched to, if it did: an error about access then says so. */
+export function ranAs(): RanAs | null {
+  return switched;
 }
 
 /** Switches a root process to the owner of `dataDir` (supplementary groups included); null when nothing changed. */
@@ -31,9 +39,11 @@ export function runAsDataDirOwner(dataDir: string, proc: ProcessIdentity = proce
   try {
     proc.initgroups(owner.uid, owner.gid);
   } catch {
-    // A uid with no passwd entry (a scratch root's user) has no supplementary groups to take.
+    // A uid with no passwd entry has no groups to take; root's own must still go.
+    proc.setgroups([owner.gid]);
   }
   proc.setgid(owner.gid);
   proc.setuid(owner.uid);
-  return { uid: owner.uid, gid: owner.gid };
+  switched = { uid: owner.uid, gid: owner.gid };
+  return switched;
 }

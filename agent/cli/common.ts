@@ -7,7 +7,7 @@ import { finished } from "node:stream/promises";
 import type { Command } from "commander";
 import { DateTime } from "luxon";
 import { configPath, loadConfig, type Config } from "../config.js";
-import { runAsDataDirOwner } from "../run-as.js";
+import { ranAs, runAsDataDirOwner } from "../run-as.js";
 import { fsyncDirectory, tempPathBeside } from "../store/index.js";
 import { describeFsError, readTrustedText, TrustedFileError } from "../store/trusted-file.js";
 
@@ -82,7 +82,10 @@ export function fail(err: unknown): never {
   if (isClosedPipe(err)) process.exit(CLOSED_PIPE_EXIT);
   const code = err instanceof CliError ? err.exitCode : 1;
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`ledagent: ${message.split("\n")[0]}\n`);
+  const as = ranAs();
+  // Run as root, the command went on as the agent's user: a refusal of access is that user's.
+  const hint = as && /EACCES|EPERM|permission denied/i.test(message) ? ` (run as root, this command acts as the agent's user, uid ${as.uid}: give it paths that user may use, or write to stdout)` : "";
+  process.stderr.write(`ledagent: ${message.split("\n")[0]}${hint}\n`);
   process.exit(code);
 }
 

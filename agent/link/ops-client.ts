@@ -96,6 +96,9 @@ function waitFor<T>(client: MqttClient, topics: string[], timeoutMs: number, acc
     client.once("end", onEnd);
   });
   const ready = client.subscribeAsync(topics, { qos: 1 }).then(() => undefined);
+  // The caller awaits `ready` and a publish before `result`: a rejection meanwhile (the client
+  // closed by a Ctrl-C) is handled here, and the caller still sees it when it awaits `result`.
+  result.catch(() => undefined);
   return { result, ready };
 }
 

@@ -1,5 +1,5 @@
 // `sudo ledagent …` on an installed box acts as the agent's user: the data directory's owner.
-import { chmodSync, chownSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runAsDataDirOwner, type ProcessIdentity } from "../../agent/run-as.js";
@@ -18,6 +18,7 @@ function fakeProcess(uid: number): ProcessIdentity & { calls: string[] } {
     initgroups: (user, gid) => void calls.push(`initgroups ${user} ${gid}`),
     setgid: (gid) => void calls.push(`setgid ${gid}`),
     setuid: (id) => void calls.push(`setuid ${id}`),
+    setgroups: (groups) => void calls.push(`setgroups ${groups.join(",")}`),
   };
 }
 
@@ -26,6 +27,10 @@ describe("root becomes the data directory's owner", () => {
     const root = fakeProcess(0);
     expect(runAsDataDirOwner("/d", root, () => ({ uid: 999, gid: 998 }))).toEqual({ uid: 999, gid: 998 });
     expect(root.calls).toEqual(["initgroups 999 998", "setgid 998", "setuid 999"]);
+    // A uid with no passwd entry: initgroups fails, and root's supplementary groups are dropped all the same.
+    const nameless = { ...fakeProcess(0), initgroups: () => { throw new Error("no such user"); } };
+    expect(runAsDataDirOwner("/d", nameless, () => ({ uid: 4242, gid: 4242 }))).toEqual({ uid: 4242, gid: 4242 });
+    expect(nameless.calls).toEqual(["setgroups 4242", "setgid 4242", "setuid 4242"]);
     const user = fakeProcess(1000);
     expect(runAsDataDirOwner("/d", user, () => ({ uid: 999, gid: 998 }))).toBeNull();
     const rootOwned = fakeProcess(0);
@@ -54,5 +59,11 @@ describe("root becomes the data directory's owner", () => {
     expect(note.stdout).toMatch(/^noted as seq \d+/);
     const owners = (dir: string): number[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [statSync(join(dir, e.name)).uid, ...owners(join(dir, e.name))] : [statSync(join(dir, e.name)).uid]));
     expect(new Set(owners(dataDir))).toEqual(new Set([AGENT_UID]));
+    // A path only root may write: refused, and the refusal says whose it was.
+    const rootOnly = join(tmp.dir, "root-only");
+    mkdirSync(rootOnly, { mode: 0o700 });
+    const out = await runCli(["proofs", "export", "--out", join(rootOnly, "proofs.jsonl"), "--config", config]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/permission denied.*\(run as root, this command acts as the agent's user, uid 65534: give it paths that user may use, or write to stdout\)\n$/);
   });
 });
