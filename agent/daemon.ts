@@ -16,6 +16,7 @@ import { LedgerService, type StopReason } from "./daemon/ledger-service.js";
 import { linkService } from "./daemon/link-service.js";
 import { noParts, type DaemonParts } from "./daemon/parts.js";
 import { playbackServices } from "./daemon/playback-services.js";
+import { takeNotifyTarget } from "./daemon/systemd-notify.js";
 import { systemdService } from "./daemon/systemd-service.js";
 import { errorLine, ServiceStack, type Service, type StartReport, type StopReport } from "./daemon/services.js";
 import type { Logger } from "./log.js";
@@ -53,16 +54,19 @@ export class Daemon {
     const parts = this.parts;
     const recorder = new DeviceEventRecorder({ ledger: () => parts.ledger, log: log.child({ part: "events" }) });
     const control = { config, log, parts, lifecycle: deps.lifecycle };
+    const env = deps.env ?? process.env;
+    // Before any child process starts, so that none inherits systemd's socket.
+    const notifyTarget = takeNotifyTarget(env, process.pid);
     this.ledgerService = new LedgerService({ config, parts, log, version: VERSION, pid: process.pid });
     this.services = [
       runDirectoryService(control),
       this.ledgerService,
       keepAliveService(control),
       ...deviceServices({ config, log, parts, recorder }),
-      ...playbackServices({ config, log, parts, env: deps.env ?? process.env }),
+      ...playbackServices({ config, log, parts, env }),
       ...commandServices(control),
       linkService({ config, log, parts, commandDeps: commandDeps(control) }),
-      systemdService({ parts, log, env: deps.env ?? process.env, pid: process.pid }),
+      systemdService({ parts, log, target: notifyTarget }),
     ];
     this.stack = new ServiceStack({
       services: this.services,

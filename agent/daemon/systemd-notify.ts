@@ -32,10 +32,22 @@ export function notifyTargetFromEnv(env: NodeJS.ProcessEnv, pid: number): Notify
   return { socketPath, watchdogMs: watchdogMsFromEnv(env, pid) };
 }
 
+/**
+ * The target, taken out of `env` (sd_notify's unset_environment): mpv, ffmpeg and the clock
+ * probes the agent starts must not talk to systemd as if they were the agent.
+ */
+export function takeNotifyTarget(env: NodeJS.ProcessEnv, pid: number): NotifyTarget | null {
+  const target = notifyTargetFromEnv(env, pid);
+  for (const name of ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"]) delete env[name];
+  return target;
+}
+
 /** sd_watchdog_enabled(3): WATCHDOG_USEC, for this pid only when WATCHDOG_PID names another. */
 function watchdogMsFromEnv(env: NodeJS.ProcessEnv, pid: number): number | null {
+  // systemd writes plain decimal microseconds; "1e6", hex or a sign is not what it sent.
+  if (!/^\d{1,15}$/.test(env.WATCHDOG_USEC ?? "")) return null;
   const usec = Number(env.WATCHDOG_USEC);
-  if (!Number.isInteger(usec) || usec <= 0) return null;
+  if (usec <= 0) return null;
   if (env.WATCHDOG_PID !== undefined && Number(env.WATCHDOG_PID) !== pid) return null;
   return Math.max(1, Math.floor(usec / 1000));
 }

@@ -7,26 +7,29 @@ import type { Logger } from "../log.js";
 import type { PlayoutProgress } from "../playback/playout/progress.js";
 import type { DaemonParts } from "./parts.js";
 import type { Service } from "./services.js";
-import { notifyTargetFromEnv, openNotifier, type Notifier, type NotifyTarget } from "./systemd-notify.js";
+import { openNotifier, type Notifier, type NotifyTarget } from "./systemd-notify.js";
 
 export interface SystemdServiceDeps {
   parts: DaemonParts;
   log: Logger;
-  env: NodeJS.ProcessEnv;
-  pid: number;
+  /** Where systemd listens (takeNotifyTarget, read before any child starts); null outside systemd. */
+  target: NotifyTarget | null;
   /** A test's stand-in for the datagram socket. */
   openNotifier?: (target: NotifyTarget) => Notifier;
 }
 
 /** Checks per watchdog period: systemd's own advice is to ping at half of it; a third leaves room for one slow check. */
 const CHECKS_PER_PERIOD = 3;
+/** Without a watchdog (or a very long one), the STATUS line is still kept fresh this often. */
+const MAX_CHECK_EVERY_MS = 10_000;
 
 export function systemdService(deps: SystemdServiceDeps): Service {
   const log = deps.log.child({ part: "systemd" });
   let notifier: Notifier | null = null;
   let timer: NodeJS.Timeout | null = null;
   let lastWhy: string | null = null;
-  let beating: Promise<void> = Promise.resolve();
+  let beating: Promise<void> | null = null;
+  let ready = false;
 
   const beat = async (feedWatchdog: boolean): Promise<void> => {
     if (!notifier) return;
@@ -39,23 +42,32 @@ export function systemdService(deps: SystemdServiceDeps): Service {
       lastWhy = why;
     }
     const fields: Record<string, string> = { STATUS: statusLine(status, why) };
+    // READY until systemd has it: a send that failed once is tried again with the next check.
+    if (!ready) fields.READY = "1";
     if (feedWatchdog && progress.ok) fields.WATCHDOG = "1";
-    await notifier.send(fields).catch((err: unknown) => log.warn({ err }, "systemd notification not sent"));
+    try {
+      await notifier.send(fields);
+      ready = true;
+    } catch (err) {
+      log.warn({ err }, "systemd notification not sent");
+    }
   };
 
   return {
     name: "systemd notification",
     optional: true,
     async start() {
-      const target = notifyTargetFromEnv(deps.env, deps.pid);
+      const target = deps.target;
       if (!target) return;
       notifier = (deps.openNotifier ?? openNotifier)(target);
-      await notifier.send({ READY: "1" });
-      await beat(target.watchdogMs !== null);
-      const every = target.watchdogMs ? Math.max(500, Math.floor(target.watchdogMs / CHECKS_PER_PERIOD)) : 10_000;
-      // One check at a time: a slow mpv answer must not pile up questions behind it.
+      const feed = target.watchdogMs !== null;
+      await beat(feed);
+      const every = Math.min(MAX_CHECK_EVERY_MS, Math.max(500, Math.floor((target.watchdogMs ?? MAX_CHECK_EVERY_MS) / CHECKS_PER_PERIOD)));
+      // One check at a time, none queued: a check still waiting on a slow mpv answer makes the
+      // next tick pass, so a thawed mpv is not answered with a burst of pings.
       timer = setInterval(() => {
-        beating = beating.then(() => beat(target.watchdogMs !== null));
+        if (beating) return;
+        beating = beat(feed).finally(() => (beating = null));
       }, every);
       log.info({ watchdogMs: target.watchdogMs, checkEveryMs: every }, "told systemd the agent is ready");
     },

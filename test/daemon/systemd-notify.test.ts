@@ -2,10 +2,11 @@
 // once started, a watchdog ping only while the playout progresses (a frozen mpv stops the pings,
 // and they come back when it thaws), STOPPING on SIGTERM. The built CLI, in its own process.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { notifyMessage, notifyTargetFromEnv, openNotifier } from "../../agent/daemon/systemd-notify.js";
+import { notifyMessage, notifyTargetFromEnv, openNotifier, takeNotifyTarget } from "../../agent/daemon/systemd-notify.js";
 import { statusLine } from "../../agent/daemon/systemd-service.js";
 import type { Airing } from "../../agent/playback/playout/airing.js";
 import { judgeProgress, LOOP_SILENT_AFTER_MS, playerAnswers, STUCK_AFTER_MS } from "../../agent/playback/playout/progress.js";
@@ -70,6 +71,8 @@ describe("systemd notification (Type=notify, WatchdogSec)", () => {
 
     const mpv = spawnSync("pgrep", ["-P", String(agent.child.pid), "mpv"], { encoding: "utf8" }).stdout.trim().split("\n")[0];
     expect(mpv, "mpv's pid").toMatch(/^\d+$/);
+    // systemd's socket is the agent's alone: its children do not inherit it.
+    expect(readFileSync(`/proc/${mpv}/environ`, "utf8").split("\0").filter((v) => /^(NOTIFY_SOCKET|WATCHDOG_)/.test(v))).toEqual([]);
     process.kill(Number(mpv), "SIGSTOP");
     const frozenAt = Date.now();
     const stuck = await waitFor("a status saying mpv does not answer", frozenAt, (f) => /not progressing: mpv did not answer/.test(f.STATUS ?? ""));
@@ -79,7 +82,10 @@ describe("systemd notification (Type=notify, WatchdogSec)", () => {
     const thawedAt = Date.now();
     expect(received.filter((r) => r.at >= stuck.at && r.at < thawedAt && r.fields.WATCHDOG === "1")).toEqual([]);
     process.kill(Number(mpv), "SIGCONT");
-    await waitFor("a ping after mpv thawed", thawedAt, (f) => f.WATCHDOG === "1");
+    const thawed = await waitFor("a ping after mpv thawed", thawedAt, (f) => f.WATCHDOG === "1");
+    // The checks that could not run while mpv was frozen were skipped, not queued: no burst.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(received.filter((r) => r.at >= thawed.at && r.at < thawed.at + 600 && r.fields.WATCHDOG === "1")).toHaveLength(1);
     expect(agent.output()).toMatch(/the playout is not progressing: systemd's watchdog is no longer fed/);
 
     const stopAt = Date.now();
@@ -100,7 +106,10 @@ describe("the notification pieces", () => {
     expect(notifyTargetFromEnv({ NOTIFY_SOCKET: "/s", WATCHDOG_USEC: "30000000" }, 10)?.watchdogMs).toBe(30_000);
     expect(notifyTargetFromEnv({ NOTIFY_SOCKET: "/s", WATCHDOG_USEC: "30000000", WATCHDOG_PID: "10" }, 10)?.watchdogMs).toBe(30_000);
     expect(notifyTargetFromEnv({ NOTIFY_SOCKET: "/s", WATCHDOG_USEC: "30000000", WATCHDOG_PID: "11" }, 10)?.watchdogMs).toBeNull();
-    expect(notifyTargetFromEnv({ NOTIFY_SOCKET: "/s", WATCHDOG_USEC: "soon" }, 10)?.watchdogMs).toBeNull();
+    for (const usec of ["soon", "1e6", "0x1000", "-5", "0", "99999999999999999999"]) expect(notifyTargetFromEnv({ NOTIFY_SOCKET: "/s", WATCHDOG_USEC: usec }, 10)?.watchdogMs, usec).toBeNull();
+    const env: NodeJS.ProcessEnv = { NOTIFY_SOCKET: "/s", WATCHDOG_USEC: "3000000", WATCHDOG_PID: "10", PATH: "/bin" };
+    expect(takeNotifyTarget(env, 10)).toEqual({ socketPath: "/s", watchdogMs: 3000 });
+    expect(env).toEqual({ PATH: "/bin" });
   });
 
   it("an abstract socket is refused with the reason, not pinged in vain", () => {
