@@ -28,7 +28,9 @@ export const configSchema = z
   .object({
     screenId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "1–64 letters, digits, '.', '_' or '-'"),
     dataDir: absolutePath.default("/var/lib/ledagent"),
-    runDir: absolutePath.default("/run/ledagent"),
+    // Its sockets (control.sock, mpv.sock, a 19-byte temporary name) must fit a unix socket path:
+    // 107 bytes. A longer one failed at start with a bare "mpv did not open its socket".
+    runDir: absolutePath.refine((p) => Buffer.byteLength(p) <= 88, "at most 88 bytes, so that the sockets in it fit a unix socket path (108 bytes)").default("/run/ledagent"),
     timezone: z.string().refine(isTimeZone, "an IANA time zone such as Asia/Shanghai").default("UTC"),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
     panel: z

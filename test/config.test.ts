@@ -2,7 +2,7 @@
 import { chmodSync, chownSync, closeSync, mkdirSync, openSync, ftruncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, envName, loadConfig, parseConfig } from "../agent/config.js";
+import { ConfigError, envName, loadConfig, parseConfig, validateConfig } from "../agent/config.js";
 import { tempDir } from "./helpers/tmp.js";
 
 const GOOD = `
@@ -312,5 +312,13 @@ describe("the shipped example config", () => {
     const c = loadConfig(join(import.meta.dirname, "..", "deploy", "config.example.yaml"), {});
     expect(c.screenId).toBe("sz-nanshan-001");
     expect(c.controller.driver).toBe("novastar");
+  });
+});
+
+describe("runDir length", () => {
+  it("a runDir whose sockets would not fit a unix socket path is a config error naming the key", () => {
+    const long = `/tmp/${"d".repeat(90)}`;
+    expect(() => validateConfig({ screenId: "s1", panel: { width: 64, height: 32 }, runDir: long })).toThrow(/runDir: .*at most 88 bytes, so that the sockets in it fit a unix socket path/);
+    expect(validateConfig({ screenId: "s1", panel: { width: 64, height: 32 }, runDir: `/tmp/${"d".repeat(83)}` }).runDir).toHaveLength(88);
   });
 });

@@ -5,7 +5,7 @@ import { createWriteStream, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import type { BatchReport } from "../collector/index.js";
-import { Demo, type DemoSummary } from "../demo/demo.js";
+import { Demo, DemoStopped, type DemoSummary } from "../demo/demo.js";
 import { createLogger } from "../log.js";
 import { deliveryTable } from "../playback/delivery/from-ledger.js";
 import { resolveMediaTools } from "../playback/creatives/tools.js";
@@ -49,13 +49,15 @@ function summary(s: DemoSummary): string {
     const gaps = c.gaps.length === 0 ? "no gaps" : `gaps ${c.gaps.map((g) => `${g.fromSeq}–${g.toSeq}`).join(", ")}`;
     lines.push(`Proofs: the device's ledger reached #${s.deviceHeadSeq ?? "?"} before its stop; the collector verified and holds ${c.entries} entries through #${c.headSeq}, ${gaps}, ${c.problems.length} problem(s).`);
   } else lines.push("Proofs: the collector holds nothing yet.");
-  lines.push(
-    "The stop's own entries stay on the device (the link stops first).",
-    "",
-    "Look closer (the demo's state is kept until the next demo):",
-    `  npx ledagent proofs export --config ${s.config} --format csv`,
-    `  npx ledagent report delivery --config ${s.config}`,
-  );
+  lines.push("The stop's own entries stay on the device (the link stops first).");
+  if (s.config) {
+    lines.push(
+      "",
+      "Look closer (the demo's state is kept until the next demo):",
+      `  npx ledagent proofs export --config ${s.config} --format csv`,
+      `  npx ledagent report delivery --config ${s.config}`,
+    );
+  }
   return `${lines.join("\n")}\n`;
 }
 
@@ -84,28 +86,39 @@ async function runDemo(o: DemoFlags): Promise<void> {
   });
   demo.on("batch", (r) => say(batchLine(r)));
   const stop = stopSignal(seconds);
-  const stopped = stop.promise;
-  try {
-    const status = await Promise.race([demo.start(), stopped.then(() => null)]);
-    if (status) say(status.state === "applied" ? "schedule v1 applied: on air" : `schedule v1 ${status.state}: ${status.reasons.join("; ")}`);
-    await stopped;
-  } catch (err) {
-    throw new CliError(`the demo could not start: ${(err as Error).message}`);
-  } finally {
-    say("stopping: a last proof sync, then every part");
-    process.stdout.write(summary(await demo.stop()));
-    log.flush();
-  }
+  let failure: Error | null = null;
+  const starting = demo.start().then(
+    (status) => say(status.state === "applied" ? "schedule v1 applied: on air" : `schedule v1 ${status.state}: ${status.reasons.join("; ")}`),
+    (err: Error) => {
+      if (err instanceof DemoStopped) return;
+      failure = err;
+      stop.now();
+    },
+  );
+  // A signal, --for, --plays, or a start that failed: everything started is stopped again.
+  await stop.promise;
+  say(failure ? "stopping what had started" : "stopping: a last proof sync, then every part");
+  const result = await demo.stop();
+  await starting;
+  log.flush();
+  if (failure) throw new CliError(`the demo could not start: ${(failure as Error).message}`);
+  process.stdout.write(summary(result));
 }
 
-/** Resolves on SIGINT/SIGTERM, after `seconds`, or when told; a second signal exits at once. */
+/**
+ * Resolves on SIGINT/SIGTERM, after `seconds`, or when told. A signal once the stop has begun
+ * (for whatever reason) exits at once: the stop is taking too long for whoever sent it.
+ */
 function stopSignal(seconds: number | null): { promise: Promise<void>; now: () => void } {
-  let done: () => void = () => undefined;
-  const promise = new Promise<void>((resolve) => (done = resolve));
-  let signalled = false;
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  let stopping = false;
+  const done = (): void => {
+    stopping = true;
+    resolve();
+  };
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (signalled) process.exit(signal === "SIGINT" ? 130 : 143);
-    signalled = true;
+    if (stopping) process.exit(signal === "SIGINT" ? 130 : 143);
     done();
   };
   process.on("SIGINT", onSignal);

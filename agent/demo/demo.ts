@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { join } from "node:path";
 import { Aedes } from "aedes";
+import { lockSync } from "proper-lockfile";
 import { Collector, CollectorStore, ScreenKeys, type BatchReport, type ScreenReport } from "../collector/index.js";
 import { validateConfig, type Config } from "../config.js";
 import { createKeyFiles, loadPrivateKey, signCanonical } from "../crypto/index.js";
@@ -64,24 +65,58 @@ interface Running {
   ops: OpsClient | null;
 }
 
+/** The start was cut short by a stop. */
+export class DemoStopped extends Error {
+  constructor() {
+    super("stopped before it had started");
+    this.name = "DemoStopped";
+  }
+}
+
 export class Demo extends EventEmitter<DemoEvents> {
   private readonly running: Partial<Running> = {};
   private config: Config | null = null;
   private configFile = "";
   private startedAt = 0;
+  private starting: Promise<unknown> | null = null;
+  private stopRequested = false;
+  private unlock: (() => void) | null = null;
 
   constructor(private readonly options: DemoOptions) {
     super();
   }
 
-  /** Starts every part and pushes the schedule; resolves once the screen has it on air. */
-  async start(): Promise<ScheduleStatus> {
+  /**
+   * Starts every part and pushes the schedule; resolves once the screen has it on air. A stop
+   * meanwhile ends it (DemoStopped) at the next step, and stop() takes down what it started.
+   */
+  start(): Promise<ScheduleStatus> {
+    // Whatever a step threw once the stop was asked for (a closed connection, say) is the stop's doing.
+    const starting = this.startParts().catch((err: unknown) => {
+      throw this.stopRequested ? new DemoStopped() : err;
+    });
+    this.starting = starting.catch(() => undefined);
+    return starting;
+  }
+
+  /** Throws DemoStopped once a stop was asked for: called between the start's steps. */
+  private checkStop(): void {
+    if (this.stopRequested) throw new DemoStopped();
+  }
+
+  private async startParts(): Promise<ScheduleStatus> {
     const { dir } = this.options;
     this.startedAt = Date.now();
+    mkdirSync(dir, { recursive: true });
+    this.unlock = lockDemoDir(dir);
     const state = join(dir, "state");
     rmSync(state, { recursive: true, force: true });
     mkdirSync(state, { recursive: true, mode: 0o700 });
-    const media = await demoMedia(this.options.ffmpeg, join(dir, "media"), (id) => this.emit("step", `made demo creative ${id} with ffmpeg`));
+    const media = await demoMedia(this.options.ffmpeg, join(dir, "media"), {
+      onMade: (id) => this.emit("step", `made demo creative ${id} with ffmpeg`),
+      stopped: () => this.stopRequested,
+    });
+    this.checkStop();
     const r = this.running;
     r.broker = await startBroker();
     const brokerUrl = `mqtt://127.0.0.1:${(r.broker.server.address() as AddressInfo).port}`;
@@ -90,11 +125,14 @@ export class Demo extends EventEmitter<DemoEvents> {
     r.media = await MediaServer.start(media);
     this.emit("step", `broker ${brokerUrl} (aedes), NovaStar simulator ${controllerUrl}, creatives at ${r.media.baseUrl}`);
 
+    this.checkStop();
     const config = this.writeDevice(state, brokerUrl, controllerUrl);
     await this.startCollector(state, brokerUrl);
+    this.checkStop();
     const daemon = new Daemon({ config, log: this.options.log, lifecycle: { restart: () => undefined } });
     r.daemon = daemon;
     const report = await daemon.start();
+    this.checkStop();
     if (report.failed.length > 0) this.emit("step", `agent running without: ${report.failed.map((f) => `${f.name} (${f.error})`).join("; ")}`);
     daemon.parts.playout?.on("play", (entry) => this.emit("play", entry));
     this.emit("step", `agent ${DEMO_SCREEN} running: panel ${DEMO_PANEL.width}x${DEMO_PANEL.height}, ${config.player.headless ? "headless mpv" : "mpv window"}`);
@@ -103,10 +141,14 @@ export class Demo extends EventEmitter<DemoEvents> {
 
   /** Syncs what it can, stops everything, and says what was delivered and proved. */
   async stop(): Promise<DemoSummary> {
+    this.stopRequested = true;
     const r = this.running;
-    const config = this.config;
     // A stop before the schedule came on air: nobody waits for its status any more.
     await r.ops?.close();
+    // The start goes no further than the step it is on; what it started is stopped below.
+    await this.starting;
+    await r.ops?.close();
+    const config = this.config;
     let deviceHeadSeq: number | null = null;
     if (r.daemon) {
       const registry = r.daemon.parts.commands;
@@ -123,6 +165,8 @@ export class Demo extends EventEmitter<DemoEvents> {
     await r.simulator?.close();
     if (r.broker) await closeBroker(r.broker);
     const delivery = config ? this.delivery(config) : [];
+    this.unlock?.();
+    this.unlock = null;
     return { deviceHeadSeq, collector, delivery, config: this.configFile };
   }
 
@@ -177,6 +221,10 @@ export class Demo extends EventEmitter<DemoEvents> {
     const envelope = JSON.stringify({ schedule, sig: signCanonical(schedule, opsKey) });
     const ops = await connectOps({ url: brokerUrl });
     this.running.ops = ops;
+    if (this.stopRequested) {
+      await ops.close();
+      throw new DemoStopped();
+    }
     try {
       this.emit("step", "ops: pushing the signed schedule v1 (retained, over MQTT)");
       return await ops.pushSchedule(envelope, DEMO_SCREEN, 1, {
@@ -193,6 +241,16 @@ export class Demo extends EventEmitter<DemoEvents> {
     const current = new ScheduleStore({ path: agentPaths(config).scheduleFile }).current();
     if (!current) return [];
     return deliveryFromLedger(config, current, { from: this.startedAt - 60_000, to: Date.now() });
+  }
+}
+
+/** One demo per directory: a second would delete the first one's state under it. */
+function lockDemoDir(dir: string): () => void {
+  try {
+    return lockSync(dir, { realpath: false, stale: 30_000, update: 10_000 });
+  } catch (err) {
+    if ((err as { code?: string }).code === "ELOCKED") throw new Error(`another demo is running on ${dir}: stop it, or give this one another --dir`);
+    throw err;
   }
 }
 

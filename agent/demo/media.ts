@@ -4,7 +4,7 @@
 // checks each file's hash and remakes only what is missing or changed.
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -62,8 +62,15 @@ const STILL_MS = 5000;
 
 const recipeOf = (c: DemoCreativeSpec): string => `${c.source}:${c.size}:${c.seconds}`;
 
-/** Makes (or finds) every demo creative in `dir`; `onMade` hears of each one made now. */
-export async function demoMedia(ffmpeg: string, dir: string, onMade: (id: string) => void = () => undefined): Promise<DemoMedia[]> {
+export interface MediaProgress {
+  /** Hears of each creative made now. */
+  onMade?: (id: string) => void;
+  /** True once the demo is stopping: no more are made. */
+  stopped?: () => boolean;
+}
+
+/** Makes (or finds) every demo creative in `dir`. */
+export async function demoMedia(ffmpeg: string, dir: string, progress: MediaProgress = {}): Promise<DemoMedia[]> {
   mkdirSync(dir, { recursive: true });
   const manifestPath = join(dir, "manifest.json");
   const manifest = readManifest(manifestPath);
@@ -73,10 +80,11 @@ export async function demoMedia(ffmpeg: string, dir: string, onMade: (id: string
     const known = manifest[spec.id];
     let sha256 = known?.recipe === recipeOf(spec) && existsSync(file) ? sha256Of(file) : null;
     if (sha256 === null || sha256 !== known?.sha256) {
+      if (progress.stopped?.()) break;
       await make(ffmpeg, spec, file);
       sha256 = sha256Of(file);
       manifest[spec.id] = { recipe: recipeOf(spec), sha256 };
-      onMade(spec.id);
+      progress.onMade?.(spec.id);
     }
     media.push({ id: spec.id, file, sha256, durationMs: spec.seconds === 0 ? STILL_MS : spec.seconds * 1000 });
   }
@@ -91,15 +99,20 @@ async function make(ffmpeg: string, spec: DemoCreativeSpec, file: string): Promi
   try {
     await run(ffmpeg, ["-loglevel", "error", "-y", "-f", "lavfi", "-i", input, ...output, part]);
   } catch (err) {
+    rmSync(part, { force: true });
     const stderr = (err as { stderr?: string }).stderr?.trim();
     throw new Error(`ffmpeg could not make the demo creative ${spec.id}: ${stderr || (err as Error).message}`);
   }
   renameSync(part, file);
 }
 
-function readManifest(path: string): Record<string, { recipe: string; sha256: string }> {
+type Manifest = Record<string, { recipe?: unknown; sha256?: unknown } | undefined>;
+
+/** What was made before; anything unreadable or of the wrong shape is as if nothing was. */
+function readManifest(path: string): Manifest {
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as Record<string, { recipe: string; sha256: string }>;
+    const parsed: unknown = JSON.parse(readFileSync(path, "utf8"));
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Manifest) : {};
   } catch {
     return {};
   }

@@ -2,7 +2,8 @@
 // headless. It must reach real plays (fitted creatives on mpv, verified by the NovaStar
 // simulator), have them proved at its collector, and stop cleanly with a summary whose claims
 // match both databases.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEMO_SCREEN } from "../../agent/demo/demo.js";
@@ -15,13 +16,35 @@ afterAll(() => tmp.cleanup());
 
 const rows = (file: string, sql: string, ...params: string[]) => readRows<{ seq: number; hash: string }>(file, sql, ...params);
 
-function runDemo(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [CLI, "demo", "--headless", "--dir", tmp.dir, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DISPLAY: "" } });
+interface DemoRun {
+  child: ChildProcess;
+  output: () => string;
+  done: Promise<{ code: number | null; out: string; err: string }>;
+}
+
+function startDemo(args: string[], dir = tmp.dir): DemoRun {
+  const child = spawn(process.execPath, [CLI, "demo", "--headless", "--dir", dir, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DISPLAY: "" } });
   let out = "";
   let err = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, out, err })));
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  return { child, output: () => out, done: new Promise((resolve) => child.on("exit", (code) => resolve({ code, out, err }))) };
+}
+
+const runDemo = (args: string[]): DemoRun["done"] => startDemo(args).done;
+
+async function until(what: string, probe: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Processes whose command line names the demo's directory (an mpv or ffmpeg left behind). */
+function leftovers(dir: string): string[] {
+  const r = spawnSync("pgrep", ["-af", dir], { encoding: "utf8" });
+  return r.stdout.split("\n").filter((l) => l.trim() !== "" && !l.includes("pgrep"));
 }
 
 describe("ledagent demo", () => {
@@ -54,6 +77,29 @@ describe("ledagent demo", () => {
     const verify = await runCli(["proofs", "verify", "--key", join(tmp.dir, "state", "device", "keys", "device.pub.pem"), "-"], { input: exported.stdout });
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(out).toMatch(/contracted delivered make-goods short owed/);
+  }, 120_000);
+
+  it("Ctrl-C while it starts stops it there, with nothing left running; a second demo on its directory is refused", async () => {
+    const dir = join(tmp.dir, "second");
+    const first = startDemo(["--for", "120"], dir);
+    await until("the first demo's broker", () => /broker mqtt:/.test(first.output()), 60_000);
+    const second = await startDemo(["--plays", "1"], dir).done;
+    expect(second.code).toBe(1);
+    expect(second.err).toMatch(/the demo could not start: another demo is running on .*second: stop it, or give this one another --dir/);
+    first.child.kill("SIGINT");
+    const stopped = await first.done;
+    expect(stopped.code, stopped.out + stopped.err).toBe(0);
+    expect(stopped.out).toMatch(/stopping/);
+    expect(leftovers(dir)).toEqual([]);
+    // Early: while its creatives are checked or the broker starts.
+    const early = startDemo(["--for", "120"], dir);
+    await until("the demo's first line", () => early.output().length > 0, 30_000);
+    early.child.kill("SIGINT");
+    const quick = await early.done;
+    expect(quick.code, `${quick.out}\nstderr: ${quick.err}\nlog: ${readFileSync(join(dir, "demo.log"), "utf8").slice(-1500)}`).toBe(0);
+    expect(quick.err).not.toMatch(/Error|rejection/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(leftovers(dir)).toEqual([]);
   }, 120_000);
 
   it("bad usage exits 2 naming the flag", async () => {
