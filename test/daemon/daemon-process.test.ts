@@ -1,9 +1,14 @@
 // `ledagent run` as systemd runs it: the built CLI in its own process (npm test builds dist/; by
 // hand, `npx tsc -p tsconfig.build.json`), a headless mpv, no controller, no schedule. What the
-// ledger holds afterwards is checked through `ledagent proofs export | proofs verify`.
+// ledger holds afterwards is exported and verified here with the code behind `ledagent proofs
+// export | proofs verify` (their own tests run the commands): two command starts per check
+// would cost this file about ten seconds.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadPublicKey } from "../../agent/crypto/index.js";
+import { exportJsonl, openLedgerReader, verifyLines } from "../../agent/proofs/index.js";
 import type { EventEntry } from "../../agent/proofs/types.js";
 import { callDaemon } from "../../agent/commands/index.js";
 import { runCli, type CliResult } from "../helpers/cli.js";
@@ -22,17 +27,22 @@ const startAgent = (extraEnv: NodeJS.ProcessEnv = {}): Agent => agents.start(ext
 const reachable = (agent: Agent, timeoutMs?: number): Promise<void> => agents.reachable(agent, timeoutMs);
 const terminate = (agent: Agent, signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }> => agents.terminate(agent, signal);
 
-/** The whole ledger, exported and verified with the device's public key. */
+/** The whole ledger, exported and verified with the device's public key (as a third party would). */
 async function verifiedEvents(): Promise<EventEntry[]> {
-  const exported = await cli(["proofs", "export"]);
-  expect(exported.code, exported.stderr).toBe(0);
-  const verify = await runCli(["proofs", "verify", "--key", join(dataDir, "keys", "device.pub.pem"), "-"], { env, input: exported.stdout });
-  expect(verify.code, verify.stderr).toBe(0);
-  return exported.stdout
-    .trim()
-    .split("\n")
-    .map((line) => JSON.parse(line) as EventEntry)
-    .filter((e) => e.kind === "event");
+  const { reader, close } = openLedgerReader({ dataDir, runDir });
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on("data", (c: Buffer) => chunks.push(c));
+  try {
+    await exportJsonl(reader, {}, out);
+  } finally {
+    close();
+  }
+  out.end();
+  const lines = Buffer.concat(chunks).toString("utf8").split("\n").filter((l) => l !== "");
+  const verified = await verifyLines(lines, { publicKey: loadPublicKey(join(dataDir, "keys", "device.pub.pem")) });
+  expect(verified.ok, JSON.stringify(verified)).toBe(true);
+  return lines.map((line) => JSON.parse(line) as EventEntry).filter((e) => e.kind === "event");
 }
 
 beforeAll(async () => {

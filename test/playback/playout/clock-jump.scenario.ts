@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventEntry, PlayRecord } from "../../../agent/proofs/types.js";
 import { tempDir } from "../../helpers/tmp.js";
-import { dump, eventsOf, flight, ms, offsetInto, paid, playsOf, sleep, verifyLedger } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip, type Rig } from "./rig.js";
+import { dump, eventsOf, flight, ms, nextStart, offsetInto, paid, playsOf, sleep, verifyLedger } from "./helpers.js";
+import { campaign, makeClip, scenarioRig, until, type Clip, type Rig } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-clockjump-");
 let house: Clip;
@@ -23,25 +23,56 @@ const STEP_MS = 60_000;
 /** A paid play the plan placed after the step was seen (on the new clock). */
 const plannedAfter = (p: PlayRecord, seen: number): boolean => paid(p) && ms(p.plannedAt) >= seen && ms(p.plannedAt) < seen + STEP_MS / 2;
 
-async function started(name: string): Promise<Rig> {
-  const rig = buildRig(`${tmp.dir}/${name}`, { offsetMs: offsetInto(5 * 60_000) });
-  const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: 720, ...flight(rig) })], fill: ["house"] }));
-  expect(result.state).toBe("applied");
-  for (const clip of [house, cola]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
-  await rig.playout.start();
-  await until("three plays", () => rig.plays.length >= 3, 30_000);
-  return rig;
+function started(name: string): Promise<Rig> {
+  return scenarioRig({
+    dir: `${tmp.dir}/${name}`,
+    offsetMs: offsetInto(5 * 60_000),
+    creatives: [house, cola],
+    campaigns: (rig) => [campaign("cola", ["cola"], { playsPerHour: 720, ...flight(rig) })],
+    prepare: [house, cola],
+    plays: 3,
+  });
+}
+
+interface Step {
+  /** The rig's clock just after the step, and when the playout recorded it (both on the new clock). */
+  at: number;
+  seen: number;
+  /** Plays recorded before the step. */
+  count: number;
+  event: EventEntry;
+  /** First frames shown after the step and before the playout saw it (its check runs once a second). */
+  framesBetween: number;
 }
 
 /** Steps the rig's clock; resolves with when the playout recorded it (clock.jump, new clock). */
-async function step(rig: Rig, by: number): Promise<{ at: number; seen: number; count: number; event: EventEntry }> {
+async function step(rig: Rig, by: number): Promise<Step> {
   const jumps = eventsOf(rig, "clock.jump").length;
   const count = rig.plays.length;
+  // When each first frame after the step was handled: its wall-clock stamp is read then, on the new clock.
+  const frames: number[] = [];
+  const onStarted = (): void => void frames.push(performance.now());
+  rig.playout.on("started", onStarted);
   rig.stepClock(by);
-  const at = rig.now();
-  await until("the step recorded", () => eventsOf(rig, "clock.jump").length > jumps, 10_000);
+  const [at, atMono] = [rig.now(), performance.now()];
+  try {
+    await until("the step recorded", () => eventsOf(rig, "clock.jump").length > jumps, 10_000);
+  } finally {
+    rig.playout.off("started", onStarted);
+  }
   const event = eventsOf(rig, "clock.jump")[jumps]!;
-  return { at, seen: ms(event.at), count, event };
+  const seenMono = atMono + (ms(event.at) - at);
+  return { at, seen: ms(event.at), count, event, framesBetween: frames.filter((m) => m < seenMono).length };
+}
+
+/**
+ * A moment when no first frame can fall between a step and the playout seeing it: just into a
+ * fill of nearly 2 s (the items after it already handed to mpv), with the playout's check due
+ * within the second.
+ */
+async function quietMoment(rig: Rig): Promise<void> {
+  await nextStart(rig, (a) => a.kind === "fill" && a.expectedLengthMs >= 1800);
+  await sleep(300);
 }
 
 /** Registers these tests; an aggregating test file runs them alongside others. */
@@ -49,10 +80,14 @@ export function clockJumpTests(): void {
   describe.concurrent("wall clock steps", () => {
     it("forward: clock.jump, the windows it skipped owed, paid plays on time on the new clock, lengths from the monotonic clock", async () => {
       const rig = await started("forward");
-      let s: Awaited<ReturnType<typeof step>>;
+      let s: Step;
       let verified: Awaited<ReturnType<typeof verifyLedger>>;
       try {
+        // Where a first frame cannot race the step (the case below): this one proves the step's
+        // handling when the playout sees it before anything is stamped on the new clock.
+        await quietMoment(rig);
         s = await step(rig, STEP_MS);
+        expect(s.framesBetween, "a first frame fell between the step and the playout seeing it").toBe(0);
         await until("two paid plays planned after it", () => playsOf(rig).filter((p) => plannedAfter(p, s.seen) && p.status === "completed").length >= 2, 30_000);
         verified = await verifyLedger(rig);
       } finally {
@@ -77,7 +112,7 @@ export function clockJumpTests(): void {
     // What mpv holds is re-stamped on the new clock, so the next plan starts where it really ends.
     it("back: clock.jump, and no paid play starts before its planned time on the new clock", async () => {
       const rig = await started("back");
-      let s: Awaited<ReturnType<typeof step>>;
+      let s: Step;
       try {
         s = await step(rig, -STEP_MS);
         await sleep(12_000);
@@ -91,6 +126,38 @@ export function clockJumpTests(): void {
       // Paid plays that started once the step was seen: none ahead of its plan.
       const after = plays.filter((p) => paid(p) && ms(p.startedAt) > s.seen + 500);
       for (const p of after) expect(ms(p.plannedAt) - ms(p.startedAt), `${p.creative} planned ${p.plannedAt} started ${p.startedAt}`).toBeLessThan(1000);
+    }, 90_000);
+
+    // BUG (playout): the step is seen by a check that runs once a second (housekeeping), and then
+    // everything mpv holds is moved by the step: `clockShiftMs` for what started, `expectedStartMs`
+    // for what waits. An airing whose first frame was stamped after the step but before that check
+    // is already on the new clock, and is moved a second time: the playout then thinks it ends a
+    // whole step later, plans from there, and mpv plays that plan at once, every paid play a step
+    // (here 60 s) before its `plannedAt`, until something else re-plans. An airing handed over in
+    // that second is moved twice the same way. Seen in 3 of 4 fresh-clone CI runs of the forward
+    // step above, before it stepped at a quiet moment; here the step is placed 150 ms before a
+    // first frame, and tried again (up to five times) until a frame did fall in between.
+    it.fails("forward, with a first frame between the step and the playout seeing it: paid plays planned after it still start on time", async () => {
+      const rig = await started("forward-race");
+      let s: Step | null = null;
+      try {
+        for (let attempt = 0; attempt < 5 && s === null; attempt++) {
+          const a = await nextStart(rig, (x) => x.expectedLengthMs >= 900);
+          await sleep(Math.max(0, a.startedAt!.monoMs + a.expectedLengthMs - performance.now() - 150));
+          const tried = await step(rig, STEP_MS);
+          if (tried.framesBetween > 0) s = tried;
+        }
+        if (s === null) throw new Error("no first frame fell between a step and the playout seeing it in five tries");
+        const seen = s.seen;
+        await until("three paid plays planned after it", () => playsOf(rig).filter((p) => paid(p) && ms(p.plannedAt) >= seen && p.status === "completed").length >= 3, 30_000);
+      } finally {
+        await rig.close();
+      }
+      const plays = playsOf(rig);
+      const raced = s!;
+      dump("clock forward, raced", plays, raced.at);
+      const after = plays.filter((p) => paid(p) && ms(p.plannedAt) >= raced.seen);
+      for (const p of after) expect(Math.abs(ms(p.startedAt) - ms(p.plannedAt)), `${p.creative} planned ${p.plannedAt} started ${p.startedAt}`).toBeLessThan(1000);
     }, 90_000);
   });
 }

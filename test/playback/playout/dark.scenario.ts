@@ -6,7 +6,7 @@ import type { ScreenState } from "../../../agent/drivers/types.js";
 import type { PlayRecord } from "../../../agent/proofs/types.js";
 import { dump, expectBackToBack, ms, playsOf } from "./helpers.js";
 import { tempDir } from "../../helpers/tmp.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip, type Rig } from "./rig.js";
+import { campaign, makeClip, scenarioRig, until, type Clip, type Rig } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-dark-");
 let house: Clip;
@@ -18,14 +18,9 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
-async function started(name: string, controller: boolean): Promise<Rig> {
-  const rig = buildRig(`${tmp.dir}/${name}`, { controller });
-  const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: 720 })], fill: ["house"] }));
-  expect(result.state).toBe("applied");
+function started(name: string, controller: boolean): Promise<Rig> {
   // Fitted ahead: a creative not ready at its turn has fill stand in for it.
-  for (const clip of [house, cola]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
-  await rig.playout.start();
-  return rig;
+  return scenarioRig({ dir: `${tmp.dir}/${name}`, controller, creatives: [house, cola], campaigns: [campaign("cola", ["cola"], { playsPerHour: 720 })], prepare: [house, cola] });
 }
 
 const LIT: ScreenState = { verified: true, online: true, brightness: 80, blackout: false };

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, expectBackToBack, ms, nextStart, playOfAiring, playsOf, sleep, tech } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip } from "./rig.js";
+import { campaign, makeClip, scenarioRig, until, type Clip } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-exclusive-");
 let house: Clip;
@@ -24,17 +24,12 @@ afterAll(() => tmp.cleanup());
 export function exclusiveTests(): void {
   describe("exclusive campaign", () => {
     it("takes every slot, back to back and on time, and a play.now cut leaves the plays after it on time", async () => {
-      const rig = buildRig(`${tmp.dir}/rig`);
-      const result = rig.apply(
-        schedule(1, {
-          creatives: [creativeEntry(house), creativeEntry(x1), creativeEntry(x2), creativeEntry(cola)],
-          campaigns: [campaign("buyout", ["x1", "x2"], { exclusive: true, playsPerHour: undefined }), campaign("cola", ["cola"], { playsPerHour: 720 })],
-          fill: ["house"],
-        }),
-      );
-      expect(result.state, JSON.stringify(result)).toBe("applied");
-      for (const clip of [house, x1, x2, cola]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
-      await rig.playout.start();
+      const rig = await scenarioRig({
+        dir: `${tmp.dir}/rig`,
+        creatives: [house, x1, x2, cola],
+        campaigns: [campaign("buyout", ["x1", "x2"], { exclusive: true, playsPerHour: undefined }), campaign("cola", ["cola"], { playsPerHour: 720 })],
+        prepare: [house, x1, x2, cola],
+      });
       let orderedAt = 0;
       let answeredAt = 0;
       try {

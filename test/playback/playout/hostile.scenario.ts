@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Airing } from "../../../agent/playback/playout/airing.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, eventsOf, expectBackToBack, mpvPids, ms, nextStart, paid, playsOf, sleep, tech, watchStarts } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip, type Rig } from "./rig.js";
+import { campaign, makeClip, scenarioRig, until, type Clip, type Rig } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-hostile-");
 let house: Clip;
@@ -25,12 +25,8 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
-async function started(name: string, campaigns: Record<string, unknown>[], creatives: Clip[] = [house, cola]): Promise<Rig> {
-  const rig = buildRig(`${tmp.dir}/${name}`);
-  const result = rig.apply(schedule(1, { creatives: creatives.map((c) => creativeEntry(c)), campaigns, fill: ["house"] }));
-  expect(result.state).toBe("applied");
-  await rig.playout.start();
-  return rig;
+function started(name: string, campaigns: Record<string, unknown>[], creatives: Clip[] = [house, cola]): Promise<Rig> {
+  return scenarioRig({ dir: `${tmp.dir}/${name}`, creatives, campaigns });
 }
 
 /** Registers these tests; an aggregating test file runs them alongside others. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlayRecord } from "../../../agent/proofs/types.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, ms, nextStart, playsOf, sleep, tech } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip, type Rig } from "./rig.js";
+import { campaign, makeClip, scenarioRig, type Clip, type Rig } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-interorders-");
 let house: Clip;
@@ -19,19 +19,13 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
-async function started(name: string): Promise<Rig> {
-  const rig = buildRig(`${tmp.dir}/${name}`);
-  const result = rig.apply(
-    schedule(1, {
-      creatives: [creativeEntry(house), creativeEntry(cola), creativeEntry(tea)],
-      campaigns: [campaign("cola", ["cola"], { playsPerHour: 60 }), campaign("tea", ["tea"], { playsPerHour: 720 })],
-      fill: ["house"],
-    }),
-  );
-  expect(result.state).toBe("applied");
-  await rig.playout.start();
-  await until("a first play", () => rig.plays.length >= 1, 30_000);
-  return rig;
+function started(name: string): Promise<Rig> {
+  return scenarioRig({
+    dir: `${tmp.dir}/${name}`,
+    creatives: [house, cola, tea],
+    campaigns: [campaign("cola", ["cola"], { playsPerHour: 60 }), campaign("tea", ["tea"], { playsPerHour: 720 })],
+    plays: 1,
+  });
 }
 
 const startedIn = (rig: Rig, from: number, to = Infinity): PlayRecord[] => playsOf(rig).filter((p) => ms(p.startedAt) > from && ms(p.startedAt) < to);

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, eventsOf, expectBackToBack, expectRefused, ms, nextStart, playOfAiring, playsOf, sleep, tech } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip, type Rig } from "./rig.js";
+import { campaign, creativeEntry, makeClip, scenarioRig, until, type Clip, type Rig } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-inter-");
 let house: Clip;
@@ -24,17 +24,12 @@ beforeAll(() => {
 afterAll(() => tmp.cleanup());
 
 async function startRig(): Promise<void> {
-  rig = buildRig(`${tmp.dir}/rig`);
-  const applied = rig.apply(
-    schedule(1, {
-      creatives: [creativeEntry(house), creativeEntry(cola), creativeEntry(raw, false)],
-      campaigns: [campaign("cola", ["cola"], { playsPerHour: 120, category: "drink" }), campaign("rawc", ["raw"], { playsPerHour: 60 })],
-      fill: ["house"],
-    }),
-  );
-  expect(applied.state).toBe("applied");
-  await rig.playout.start();
-  await until("a first play", () => rig.plays.length >= 1, 30_000);
+  rig = await scenarioRig({
+    dir: `${tmp.dir}/rig`,
+    creatives: [house, cola, creativeEntry(raw, false)],
+    campaigns: [campaign("cola", ["cola"], { playsPerHour: 120, category: "drink" }), campaign("rawc", ["raw"], { playsPerHour: 60 })],
+    plays: 1,
+  });
 }
 
 /** Registers these tests; an aggregating test file runs them alongside others. */

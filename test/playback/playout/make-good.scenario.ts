@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventEntry, PlayRecord } from "../../../agent/proofs/types.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, eventsOf, expectBackToBack, flight, HOUR_MS, ms, offsetInto, playsOf, sleep, tech } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip } from "./rig.js";
+import { campaign, makeClip, scenarioRig, until, type Clip } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-makegood-");
 let house: Clip;
@@ -32,13 +32,15 @@ interface Outcome {
  * and resumed 3 s into the next; then up to `waitMs` for the make-goods (and 5 s for any extra).
  */
 async function suspendedOverTheHour(name: string, perHour: number, leadMs: number, suspendMs: number, waitMs: number): Promise<Outcome> {
-  const rig = buildRig(`${tmp.dir}/${name}`, { offsetMs: offsetInto(HOUR_MS - leadMs) });
-  const hourEnd = Math.ceil(rig.now() / HOUR_MS) * HOUR_MS;
-  const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: perHour, makeGood: true, ...flight(rig) })], fill: ["house"] }));
-  expect(result.state).toBe("applied");
+  const rig = await scenarioRig({
+    dir: `${tmp.dir}/${name}`,
+    offsetMs: offsetInto(HOUR_MS - leadMs),
+    creatives: [house, cola],
+    campaigns: (r) => [campaign("cola", ["cola"], { playsPerHour: perHour, makeGood: true, ...flight(r) })],
+    prepare: [house, cola],
+  });
   const appliedAt = Date.parse(rig.store.current()!.campaignAppliedAt.cola!);
-  for (const clip of [house, cola]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
-  await rig.playout.start();
+  const hourEnd = Math.ceil(appliedAt / HOUR_MS) * HOUR_MS;
   const out: Outcome = { plays: [], owed: 0, resumedAt: 0, hourEnd, suspended: [], resumed: [] };
   try {
     await until("the suspension's time", () => rig.now() >= hourEnd - suspendMs, 60_000);

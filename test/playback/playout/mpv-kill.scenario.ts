@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, expectBackToBack, flight, mpvPids, ms, nextStart, offsetInto, playOfAiring, playsOf, sleep } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip } from "./rig.js";
+import { campaign, makeClip, scenarioRig, until, type Clip } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-kill-");
 let house: Clip;
@@ -25,13 +25,15 @@ export function mpvKillTests(): void {
   describe("mpv killed mid-play", () => {
     it("records the play failed, plays on after the restart, and places the failed play again", async () => {
       // Five minutes into a clock hour: the whole test runs inside that hour.
-      const rig = buildRig(`${tmp.dir}/kill`, { offsetMs: offsetInto(5 * 60_000) });
-      const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: PER_HOUR, ...flight(rig) })], fill: ["house"] }));
-      expect(result.state).toBe("applied");
-      const appliedAt = Date.parse(rig.store.current()!.campaignAppliedAt.cola!);
       // Fitted ahead, so no play has to stand in for a creative not ready yet (that is owed too).
-      for (const clip of [house, cola]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
-      await rig.playout.start();
+      const rig = await scenarioRig({
+        dir: `${tmp.dir}/kill`,
+        offsetMs: offsetInto(5 * 60_000),
+        creatives: [house, cola],
+        campaigns: (r) => [campaign("cola", ["cola"], { playsPerHour: PER_HOUR, ...flight(r) })],
+        prepare: [house, cola],
+      });
+      const appliedAt = Date.parse(rig.store.current()!.campaignAppliedAt.cola!);
       let killedAt = 0;
       let victim: Awaited<ReturnType<typeof nextStart>> | null = null;
       let firstPid = 0;

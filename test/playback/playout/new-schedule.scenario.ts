@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlayRecord } from "../../../agent/proofs/types.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, expectBackToBack, ms, playsOf, sleep, tech } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip, type Rig } from "./rig.js";
+import { campaign, creativeEntry, makeClip, scenarioRig, schedule, until, type Clip, type Rig } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-newsched-");
 let rig: Rig;
@@ -56,10 +56,7 @@ afterAll(async () => {
 
 /** The rig, started when this suite starts (alongside the others). */
 async function startRig(): Promise<void> {
-  rig = buildRig(`${tmp.dir}/rig`);
-  const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: 720, category: "drink" })], fill: ["house"] }));
-  expect(result.state).toBe("applied");
-  await rig.playout.start();
+  rig = await scenarioRig({ dir: `${tmp.dir}/rig`, creatives: [house, cola], campaigns: [campaign("cola", ["cola"], { playsPerHour: 720, category: "drink" })] });
   await until("a cola", () => playsOf(rig).some((p) => p.campaign === "cola" && p.status === "completed"), 30_000);
 }
 

@@ -6,7 +6,7 @@ import type { PlayEntry } from "../../../agent/proofs/types.js";
 import type { SuspendOrder, TakedownOrder } from "../../../agent/commands/types.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, ms, playsOf, sleep, tech } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip, type Rig } from "./rig.js";
+import { campaign, makeClip, scenarioRig, type Clip, type Rig } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-race-");
 let house: Clip;
@@ -27,19 +27,14 @@ afterAll(() => tmp.cleanup());
  */
 async function orderAtColaStart(order: (rig: Rig) => Promise<unknown>): Promise<{ rig: Rig; at: number }> {
   rigs += 1;
-  const rig = buildRig(`${tmp.dir}/rig${rigs}`);
+  const rig = await scenarioRig({
+    dir: `${tmp.dir}/rig${rigs}`,
+    creatives: [house, cola, tea],
+    campaigns: [campaign("cola", ["cola"], { playsPerHour: 720 }), campaign("tea", ["tea"], { playsPerHour: 720 })],
+    plays: 2,
+  });
   let at = 0;
   try {
-    const result = rig.apply(
-      schedule(1, {
-        creatives: [creativeEntry(house), creativeEntry(cola), creativeEntry(tea)],
-        campaigns: [campaign("cola", ["cola"], { playsPerHour: 720 }), campaign("tea", ["tea"], { playsPerHour: 720 })],
-        fill: ["house"],
-      }),
-    );
-    expect(result.state).toBe("applied");
-    await rig.playout.start();
-    await until("two plays", () => rig.plays.length >= 2, 30_000);
     await new Promise<void>((resolve, reject) => {
       const onPlay = (_entry: PlayEntry): void => {
         void rig.playout.status().then((status) => {

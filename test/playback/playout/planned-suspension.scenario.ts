@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, expectBackToBack, ms, paid, playsOf } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip } from "./rig.js";
+import { campaign, makeClip, scenarioRig, until, type Clip } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-planned-");
 let house: Clip;
@@ -21,23 +21,18 @@ const iso = (t: number): string => new Date(t).toISOString();
 export function plannedSuspensionTests(): void {
   describe("planned suspensions", () => {
     it("fill only during a planned stop, nothing during a planned blackout, paid plays after each", async () => {
-      const rig = buildRig(`${tmp.dir}/rig`);
-      const t = Math.ceil(rig.now() / 1000) * 1000;
+      const t = Math.ceil(Date.now() / 1000) * 1000;
       const stop = { from: t + 8000, to: t + 18_000 };
       const black = { from: t + 24_000, to: t + 31_000 };
-      const result = rig.apply(
-        schedule(1, {
-          creatives: [creativeEntry(house), creativeEntry(cola)],
-          campaigns: [campaign("cola", ["cola"], { playsPerHour: 720 })],
-          fill: ["house"],
-          suspensions: [
-            { from: iso(stop.from), to: iso(stop.to), reason: "market day", campaigns: null },
-            { from: iso(black.from), to: iso(black.to), reason: "fireworks", campaigns: null, blackout: true },
-          ],
-        }),
-      );
-      expect(result.state, JSON.stringify(result)).toBe("applied");
-      await rig.playout.start();
+      const rig = await scenarioRig({
+        dir: `${tmp.dir}/rig`,
+        creatives: [house, cola],
+        campaigns: [campaign("cola", ["cola"], { playsPerHour: 720 })],
+        suspensions: [
+          { from: iso(stop.from), to: iso(stop.to), reason: "market day", campaigns: null },
+          { from: iso(black.from), to: iso(black.to), reason: "fireworks", campaigns: null, blackout: true },
+        ],
+      });
       try {
         await until("a paid play after the blackout", () => playsOf(rig).some((p) => paid(p) && ms(p.startedAt) >= black.to), 60_000);
       } finally {

@@ -2,7 +2,7 @@
 // on time, and every play is recorded with what happened.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../helpers/tmp.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip, type Rig } from "./rig.js";
+import { campaign, makeClip, scenarioRig, until, type Clip } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-");
 let house: Clip;
@@ -16,21 +16,13 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
-function rigWith(name: string, body: Parameters<typeof schedule>[1]): Rig {
-  const rig = buildRig(`${tmp.dir}/${name}`);
-  const result = rig.apply(schedule(1, body));
-  expect(result.state).toBe("applied");
-  return rig;
-}
-
 describe("playout on real parts", () => {
   it("plays the timeline in order, paid plays near their planned start, each recorded completed and verified", async () => {
-    const rig = rigWith("order", {
-      creatives: [creativeEntry(house), creativeEntry(cola), creativeEntry(tea)],
+    const rig = await scenarioRig({
+      dir: `${tmp.dir}/order`,
+      creatives: [house, cola, tea],
       campaigns: [campaign("cola", ["cola"], { playsPerHour: 360, category: "drink" }), campaign("tea", ["tea"], { playsPerHour: 180, category: "drink" })],
-      fill: ["house"],
     });
-    await rig.playout.start();
     try {
       await until("30 s of plays", () => rig.plays.length >= 10, 60_000);
     } finally {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlayRecord } from "../../../agent/proofs/types.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, eventsOf, expectBackToBack, mpvPids, ms, nextStart, paid, playOfAiring, playsOf, sleep, tech, verifyLedger } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip } from "./rig.js";
+import { buildRig, campaign, makeClip, scenarioRig, until, type Clip } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-restart-");
 let house: Clip;
@@ -24,16 +24,11 @@ export function restartTests(): void {
   describe.concurrent("restart on the same data dir", () => {
     it("the chain continues, and a live suspension and a standing takedown survive", async () => {
       const dir = `${tmp.dir}/agent`;
-      const first = buildRig(dir);
-      const result = first.apply(
-        schedule(1, {
-          creatives: [creativeEntry(house), creativeEntry(cola), creativeEntry(tea)],
-          campaigns: [campaign("cola", ["cola"], { playsPerHour: 720, category: "drink" }), campaign("tea", ["tea"], { playsPerHour: 720, category: "snack" })],
-          fill: ["house"],
-        }),
-      );
-      expect(result.state).toBe("applied");
-      await first.playout.start();
+      const first = await scenarioRig({
+        dir,
+        creatives: [house, cola, tea],
+        campaigns: [campaign("cola", ["cola"], { playsPerHour: 720, category: "drink" }), campaign("tea", ["tea"], { playsPerHour: 720, category: "snack" })],
+      });
       let stoppedAt = 0;
       try {
         await until("a cola and a tea", () => ["cola", "tea"].every((c) => playsOf(first).some((p) => p.campaign === c && p.status === "completed")), 30_000);
@@ -90,9 +85,7 @@ export function restartTests(): void {
 
     it("a suspension whose `until` passed while stopped: resumed (auto) at start, ended at its `until`", async () => {
       const dir = `${tmp.dir}/expired`;
-      const first = buildRig(dir);
-      expect(first.apply(schedule(1, { creatives: [creativeEntry(house), creativeEntry(cola)], campaigns: [campaign("cola", ["cola"], { playsPerHour: 720 })], fill: ["house"] })).state).toBe("applied");
-      await first.playout.start();
+      const first = await scenarioRig({ dir, creatives: [house, cola], campaigns: [campaign("cola", ["cola"], { playsPerHour: 720 })] });
       let untilMs = 0;
       try {
         await until("two plays", () => first.plays.length >= 2, 30_000);

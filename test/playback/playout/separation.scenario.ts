@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Airing } from "../../../agent/playback/playout/airing.js";
 import { tempDir } from "../../helpers/tmp.js";
-import { dump, mpvPids, ms, paid, playsOf, sleep } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip } from "./rig.js";
+import { dump, mpvPids, ms, paid, playsOf } from "./helpers.js";
+import { campaign, makeClip, scenarioRig, until, type Clip } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-separation-");
 let house: Clip;
@@ -25,20 +25,15 @@ export function separationTests(): void {
     // A fill between two paid plays may be all that separates two campaigns of one category
     // (rule 4, hard): it is never left out for want of room, even when the timeline runs late.
     it("mpv frozen 5 s before a cola: no tea (same category) right after that cola", async () => {
-      const rig = buildRig(`${tmp.dir}/rig`);
-      const result = rig.apply(
-        schedule(1, {
-          creatives: [creativeEntry(house), creativeEntry(cola), creativeEntry(tea)],
-          campaigns: [campaign("cola", ["cola"], { playsPerHour: 360, category: "drink" }), campaign("tea", ["tea"], { playsPerHour: 360, category: "drink" })],
-          fill: ["house"],
-        }),
-      );
-      expect(result.state).toBe("applied");
-      for (const clip of [house, cola, tea]) await rig.creatives.prepare({ id: clip.id, url: `file://${clip.file}`, sha256: clip.sha256, durationMs: clip.durationMs });
-      await rig.playout.start();
+      const rig = await scenarioRig({
+        dir: `${tmp.dir}/rig`,
+        creatives: [house, cola, tea],
+        campaigns: [campaign("cola", ["cola"], { playsPerHour: 360, category: "drink" }), campaign("tea", ["tea"], { playsPerHour: 360, category: "drink" })],
+        prepare: [house, cola, tea],
+        plays: 3,
+      });
       let frozeAt = 0;
       try {
-        await until("three plays", () => rig.plays.length >= 3, 30_000);
         // As an item starts with a cola next in mpv's queue: freeze mpv for 5 s.
         await new Promise<void>((resolve, reject) => {
           const onStart = (a: Airing): void => {
@@ -57,7 +52,12 @@ export function separationTests(): void {
           rig.playout.on("started", onStart);
           setTimeout(() => reject(new Error("no cola came next")), 40_000);
         });
-        await sleep(15_000);
+        // Until the next drink after the cola that came late has played: what lies between them is
+        // what is checked (a tea right after it, its separating fill left out).
+        await until("a tea after the late cola", () => {
+          const late = playsOf(rig).find((p) => p.campaign === "cola" && ms(p.startedAt) > frozeAt);
+          return late !== undefined && playsOf(rig).some((p) => p.campaign === "tea" && ms(p.startedAt) > ms(late.startedAt));
+        }, 40_000);
       } finally {
         await rig.close();
       }

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, flight, ms, offsetInto, playsOf } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip } from "./rig.js";
+import { campaign, creativeEntry, makeClip, scenarioRig, until, type Clip } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-standin-");
 let house: Clip;
@@ -42,12 +42,14 @@ export function standInTests(): void {
   describe("a creative not ready at its turn", () => {
     // Once the creative is ready, a new plan places the plays fill stood in for (catch-up in their windows).
     it("fill stands in, and once the creative is ready the stood-in play is placed again", async () => {
-      const rig = buildRig(`${tmp.dir}/rig`, { offsetMs: offsetInto(5 * 60_000) });
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cola.mp4`;
-      const result = rig.apply(schedule(1, { creatives: [creativeEntry(house), { ...creativeEntry(cola), url }], campaigns: [campaign("cola", ["cola"], { playsPerHour: PER_HOUR, ...flight(rig) })], fill: ["house"] }));
-      expect(result.state).toBe("applied");
+      const rig = await scenarioRig({
+        dir: `${tmp.dir}/rig`,
+        offsetMs: offsetInto(5 * 60_000),
+        creatives: [house, { ...creativeEntry(cola), url }],
+        campaigns: (r) => [campaign("cola", ["cola"], { playsPerHour: PER_HOUR, ...flight(r) })],
+      });
       const appliedAt = Date.parse(rig.store.current()!.campaignAppliedAt.cola!);
-      await rig.playout.start();
       let through = 0;
       try {
         // Past the end of the window it was applied in: that window's play has had to stand in.

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PlayRecord } from "../../../agent/proofs/types.js";
 import { tempDir } from "../../helpers/tmp.js";
 import { dump, eventsOf, expectBackToBack, expectRefused, ms, nextStart, paid, playOfAiring, playsOf, sleep, tech } from "./helpers.js";
-import { buildRig, campaign, creativeEntry, makeClip, schedule, until, type Clip, type Rig } from "./rig.js";
+import { campaign, makeClip, scenarioRig, until, type Clip, type Rig } from "./rig.js";
 
 const tmp = tempDir("ledagent-playout-suspend-");
 let house: Clip;
@@ -27,18 +27,13 @@ type StartedIn = (from: number, to: number) => PlayRecord[];
 /** A started rig playing cola and tea (360 an hour each) and fill, for `body`; closed after it. */
 async function withRig(body: (rig: Rig, startedIn: StartedIn) => Promise<void>): Promise<void> {
   rigs += 1;
-  const rig = buildRig(`${tmp.dir}/rig${rigs}`);
+  const rig = await scenarioRig({
+    dir: `${tmp.dir}/rig${rigs}`,
+    creatives: [house, cola, tea],
+    campaigns: [campaign("cola", ["cola"], { playsPerHour: 360, category: "drink" }), campaign("tea", ["tea"], { playsPerHour: 360, category: "snack" })],
+    plays: 1,
+  });
   try {
-    const result = rig.apply(
-      schedule(1, {
-        creatives: [creativeEntry(house), creativeEntry(cola), creativeEntry(tea)],
-        campaigns: [campaign("cola", ["cola"], { playsPerHour: 360, category: "drink" }), campaign("tea", ["tea"], { playsPerHour: 360, category: "snack" })],
-        fill: ["house"],
-      }),
-    );
-    expect(result.state).toBe("applied");
-    await rig.playout.start();
-    await until("a first play", () => rig.plays.length >= 1, 30_000);
     await body(rig, (from, to) => playsOf(rig).filter((p) => ms(p.startedAt) > from && ms(p.startedAt) < to));
   } finally {
     await rig.close();
