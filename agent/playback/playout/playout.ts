@@ -239,6 +239,8 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   private async pump(): Promise<void> {
     do {
       this.again = false;
+      // Before anything is placed after what mpv holds, on a clock that may just have stepped.
+      this.noticeClockStep();
       try {
         await this.applyCut();
         await this.feed();
@@ -358,8 +360,14 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
 
   private housekeeping(): void {
     this.lastTickMonoMs = this.clock.monoMs();
-    if (this.clockJumped() || this.orders.expire()) this.replan("queued");
+    this.noticeClockStep();
+    if (this.orders.expire()) this.replan("queued");
     this.air.closeFlights();
+  }
+
+  /** Checked at every tick, first frame and pump: a step is applied once, before any stamp on the new clock is used. */
+  private noticeClockStep(): void {
+    if (this.clockJumped()) this.replan("queued");
   }
 
   /** A wall-clock step is recorded, and the plan is made again on the corrected clock. */
@@ -386,6 +394,9 @@ export class Playout extends EventEmitter<PlayoutEvents> implements PlayoutContr
   private readonly onStarted = (e: StartedEvent): void => {
     const airing = this.handed.find((a) => a.id === e.item.id);
     if (!airing) return;
+    // A step not yet seen must be applied before this stamp (taken on the new clock) joins
+    // what it shifts, or the stamp is moved by the step a second time.
+    this.noticeClockStep();
     airing.startedAt = e.at;
     airing.screenAtStart = this.deps.screen?.screenState() ?? null;
     const before = this.lastStarted;

@@ -128,26 +128,20 @@ export function clockJumpTests(): void {
       for (const p of after) expect(ms(p.plannedAt) - ms(p.startedAt), `${p.creative} planned ${p.plannedAt} started ${p.startedAt}`).toBeLessThan(1000);
     }, 90_000);
 
-    // BUG (playout): the step is seen by a check that runs once a second (housekeeping), and then
-    // everything mpv holds is moved by the step: `clockShiftMs` for what started, `expectedStartMs`
-    // for what waits. An airing whose first frame was stamped after the step but before that check
-    // is already on the new clock, and is moved a second time: the playout then thinks it ends a
-    // whole step later, plans from there, and mpv plays that plan at once, every paid play a step
-    // (here 60 s) before its `plannedAt`, until something else re-plans. An airing handed over in
-    // that second is moved twice the same way. Seen in 3 of 4 fresh-clone CI runs of the forward
-    // step above, before it stepped at a quiet moment; here the step is placed 150 ms before a
-    // first frame, and tried again (up to five times) until a frame did fall in between.
-    it.fails("forward, with a first frame between the step and the playout seeing it: paid plays planned after it still start on time", async () => {
+    // The race that once failed: the step was seen by a once-a-second check, and an airing whose
+    // first frame was stamped after the step but before that check (already on the new clock) was
+    // moved by the step a second time; every later paid play then aired a step (60 s) before its
+    // `plannedAt`. The step is now noticed before a first frame is stamped and before anything is
+    // placed. Here it is placed 150 ms before a first frame, most often well before the next
+    // once-a-second check: no first frame may be handled before the step is seen.
+    it("forward, 150 ms before a first frame: the step is seen before the frame, and paid plays planned after it start on time", async () => {
       const rig = await started("forward-race");
       let s: Step | null = null;
       try {
-        for (let attempt = 0; attempt < 5 && s === null; attempt++) {
-          const a = await nextStart(rig, (x) => x.expectedLengthMs >= 900);
-          await sleep(Math.max(0, a.startedAt!.monoMs + a.expectedLengthMs - performance.now() - 150));
-          const tried = await step(rig, STEP_MS);
-          if (tried.framesBetween > 0) s = tried;
-        }
-        if (s === null) throw new Error("no first frame fell between a step and the playout seeing it in five tries");
+        const a = await nextStart(rig, (x) => x.expectedLengthMs >= 900);
+        await sleep(Math.max(0, a.startedAt!.monoMs + a.expectedLengthMs - performance.now() - 150));
+        s = await step(rig, STEP_MS);
+        expect(s.framesBetween, "first frames handled before the playout saw the step").toBe(0);
         const seen = s.seen;
         await until("three paid plays planned after it", () => playsOf(rig).filter((p) => paid(p) && ms(p.plannedAt) >= seen && p.status === "completed").length >= 3, 30_000);
       } finally {
