@@ -5,7 +5,7 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 // The fleet's end-to-end files (a daemon draining proofs at full speed on both cores) run after the
 // rest, so the real-time playout tests never share the machine with them. That is ordering, not a
 // cure for a timing failure: see the clock-step case in clock-jump.scenario.ts.
-const FLEET_END_TO_END = ["test/link/agent-schedule.test.ts", "test/link/agent-commands.test.ts", "test/link/sync-faults.test.ts"];
+const FLEET_END_TO_END = ["test/link/agent-schedule.test.ts", "test/link/agent-commands.test.ts", "test/link/sync-faults.test.ts", "test/system/field.test.ts"];
 
 /**
  * About how long (s) the long files take in a full run on two cores. Without a results cache (a
