@@ -157,6 +157,8 @@ describe("the field: separate processes, kill -9 mid-play", () => {
     const sync = await cli(["ops", "cmd", "proofs.sync", "--screen", SCREEN, "--key", join(dir, "ops", "ops.key"), "--url", broker.url], 150_000);
     expect(sync.code, sync.stdout + sync.stderr).toBe(0);
     const acked = (JSON.parse(sync.stdout) as { result: { through: number } }).result.through;
+    // A clean stop, so that nothing more reaches the collector while the two sides are compared.
+    expect((await agents.terminate(agent as Agent)).code).toBe(0);
     const device = deviceRows();
     const held = collectorRows();
     expect(held.length).toBeGreaterThanOrEqual(acked);
