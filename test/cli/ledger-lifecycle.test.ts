@@ -5,14 +5,12 @@
 // command costs about a second, and neither is what is tested here.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase } from "../../agent/store/index.js";
 import { registerInitCommands } from "../../agent/cli/init.js";
-import { loadPublicKey } from "../../agent/crypto/index.js";
-import { exportJsonl, openLedgerReader, verifyLines } from "../../agent/proofs/index.js";
 import { runCli, runCliInProcess, type CliResult } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
+import { verifiedLedgerLines } from "../helpers/verified-ledger.js";
 
 describe("ledger lifecycle through the CLI", () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -40,20 +38,7 @@ describe("ledger lifecycle through the CLI", () => {
    * the code behind `proofs export | proofs verify` (the last test runs both commands on an archive).
    */
   async function verifiedEntries(key: string, dir = dataDir): Promise<number> {
-    const { reader, close } = openLedgerReader({ dataDir: dir, runDir: join(tmp.dir, "run") });
-    const out = new PassThrough();
-    const chunks: Buffer[] = [];
-    out.on("data", (c: Buffer) => chunks.push(c));
-    try {
-      await exportJsonl(reader, {}, out);
-    } finally {
-      close();
-    }
-    out.end();
-    const lines = Buffer.concat(chunks).toString("utf8").split("\n").filter((l) => l !== "");
-    const verified = await verifyLines(lines, { publicKey: loadPublicKey(key) });
-    expect(verified.ok, JSON.stringify(verified)).toBe(true);
-    return lines.length;
+    return (await verifiedLedgerLines({ dataDir: dir, runDir: join(tmp.dir, "run") }, key)).length;
   }
 
   it("note refuses to start a second history under a key whose ledger was deleted, and says how to recover", async () => {

@@ -5,15 +5,13 @@
 // would cost this file about ten seconds.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadPublicKey } from "../../agent/crypto/index.js";
-import { exportJsonl, openLedgerReader, verifyLines } from "../../agent/proofs/index.js";
 import type { EventEntry } from "../../agent/proofs/types.js";
 import { callDaemon } from "../../agent/commands/index.js";
 import { runCli, type CliResult } from "../helpers/cli.js";
 import { AgentProcesses, type Agent } from "./agent-process.js";
 import { tempDir } from "../helpers/tmp.js";
+import { verifiedLedgerLines } from "../helpers/verified-ledger.js";
 
 const tmp = tempDir("ledagent-daemon-");
 const config = join(tmp.dir, "config.yaml");
@@ -29,19 +27,7 @@ const terminate = (agent: Agent, signal?: NodeJS.Signals): Promise<{ code: numbe
 
 /** The whole ledger, exported and verified with the device's public key (as a third party would). */
 async function verifiedEvents(): Promise<EventEntry[]> {
-  const { reader, close } = openLedgerReader({ dataDir, runDir });
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on("data", (c: Buffer) => chunks.push(c));
-  try {
-    await exportJsonl(reader, {}, out);
-  } finally {
-    close();
-  }
-  out.end();
-  const lines = Buffer.concat(chunks).toString("utf8").split("\n").filter((l) => l !== "");
-  const verified = await verifyLines(lines, { publicKey: loadPublicKey(join(dataDir, "keys", "device.pub.pem")) });
-  expect(verified.ok, JSON.stringify(verified)).toBe(true);
+  const lines = await verifiedLedgerLines({ dataDir, runDir }, join(dataDir, "keys", "device.pub.pem"));
   return lines.map((line) => JSON.parse(line) as EventEntry).filter((e) => e.kind === "event");
 }
 
